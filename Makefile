@@ -1,0 +1,32 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# CPU build of torch from local disk; must come first so nothing resolves a CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	# Reference implementation for parity tests; its torchaudio dependency must never enter the venv.
+	$(BIN)/pip install -q --no-deps encodec==0.1.1
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	HF_HUB_OFFLINE=1 $(BIN)/tonecraft demo --out out
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/codec.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/lm.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

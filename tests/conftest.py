@@ -1,0 +1,22 @@
+"""Shared test set-up: offline, deterministic, and the reference packages importable."""
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import types
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _stub_torchaudio() -> None:
+    """The `encodec` reference package imports torchaudio for file I/O helpers we never call.
+    No torchaudio build matches our torch, so register an empty module when the real one is absent."""
+    if importlib.util.find_spec("torchaudio") is not None:
+        return
+    mod = types.ModuleType("torchaudio")
+    mod.__spec__ = importlib.machinery.ModuleSpec("torchaudio", loader=None)
+    sys.modules["torchaudio"] = mod
+
+
+_stub_torchaudio()
