@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv clean train-default
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	# Reference implementation for parity tests; its torchaudio dependency must never enter the venv.
-	$(BIN)/pip install -q --no-deps encodec==0.1.1
+	$(BIN)/pip install -q --no-deps encodec==0.1.1 einops
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,6 +27,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/codec.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/lm.py
+
+# Reproduce the embedded default model from scratch (corpus -> codec -> token cache -> LM -> package).
+train-default: $(STAMP)
+	HF_HUB_OFFLINE=1 bash scripts/train_default.sh
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -29,7 +29,8 @@ def _load(module_name: str):
     return importlib.import_module(module_name)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser lists every command; only `command`'s module is imported (fast start-up)."""
     parser = argparse.ArgumentParser(prog="tonecraft", description=__doc__.splitlines()[0])
     from . import __version__
 
@@ -38,18 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module_name)
-        try:
+        if name == command:
             _load(module_name).add_arguments(p)
-        except ModuleNotFoundError as exc:  # command not built yet in this checkout
-            if not exc.name or not module_name.startswith(exc.name):
-                raise
-            sub._name_parser_map.pop(name, None)
-            sub._choices_actions = [a for a in sub._choices_actions if a.dest != name]
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

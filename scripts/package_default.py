@@ -1,0 +1,69 @@
+"""Copy a trained LM export + its codec export into the package's default-model folder (fp16 safetensors).
+
+    python scripts/package_default.py --lm RUNS/default_lm/export --codec RUNS/default_codec/export \
+        [-o src/tonecraft/assets/default] [--fp32]
+
+Result (loadable by `MusicGen.from_pretrained("tonecraft-default")`):
+    config.json         the tonecraft-lm config, with "codec": "codec" (relative) and "name": "tonecraft-default"
+    model.safetensors   LM + text projection (fp16)
+    codec/config.json, codec/model.safetensors   the codec (fp16)
+MODEL_CARD.md in the output folder is left alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "src" / "tonecraft" / "assets" / "default"
+
+
+def _half(path_in: Path, path_out: Path, fp32: bool, metadata: dict | None = None) -> int:
+    tensors = load_file(str(path_in))
+    out = {}
+    for k, v in tensors.items():
+        out[k] = v if (fp32 or not v.is_floating_point()) else v.to(torch.float16)
+        out[k] = out[k].contiguous()
+    tmp = path_out.with_name(f".{path_out.name}.tmp")
+    save_file(out, str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path_out)
+    return path_out.stat().st_size
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lm", required=True, help="LM export folder (tonecraft train export)")
+    p.add_argument("--codec", required=True, help="codec export folder")
+    p.add_argument("-o", "--output", default=str(DEFAULT_OUT))
+    p.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    p.add_argument("--cfg-coef", type=float, default=3.0, help="default guidance scale stored in the config")
+    args = p.parse_args(argv)
+    lm_dir, codec_dir, out = Path(args.lm), Path(args.codec), Path(args.output)
+    config = json.loads((lm_dir / "config.json").read_text())
+    if config.get("format") != "tonecraft-lm":
+        sys.exit(f"{lm_dir}: not a tonecraft-lm export")
+    (out / "codec").mkdir(parents=True, exist_ok=True)
+    config.update(name="tonecraft-default", codec="codec", cfg_coef=args.cfg_coef,
+                  trained_codec=str(codec_dir), family="musicgen")
+    size = _half(lm_dir / "model.safetensors", out / "model.safetensors", args.fp32, {"format": "tonecraft-lm"})
+    tmp = out / ".config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2))
+    os.replace(tmp, out / "config.json")
+    size += _half(codec_dir / "model.safetensors", out / "codec" / "model.safetensors", args.fp32)
+    shutil.copyfile(codec_dir / "config.json", out / "codec" / "config.json")
+    for f in (out / "config.json", out / "codec" / "config.json"):
+        os.chmod(f, 0o644)
+    print(f"packaged LM step {config.get('step')} + codec into {out} ({size / 2**20:.1f} MiB of weights)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Reproduce tonecraft's default model from scratch, offline, on CPU (`make train-default`):
+#   render corpus -> train codec -> export -> token caches -> train LM (MiniLM text) -> export -> package
+#   into src/tonecraft/assets/default -> measure (scripts/eval_default_metrics.py).
+#
+# Environment (all optional):
+#   DATA=~/tonecraft-data     where the corpus, token caches and runs go (outside the work tree)
+#   HOURS=20                  corpus size (7,200 x 10 s clips for 20 h)
+#   CODEC_STEPS=... LM_STEPS=...   training steps (defaults: what the shipped model got)
+#   CODEC_MINUTES / LM_MINUTES     optional wall-clock caps: the run is stopped (SIGTERM saves a checkpoint)
+#                                  and exported at that point; resume later with `tonecraft train X --resume RUN`
+#   THREADS=1                 torch threads per process (1 is fastest on a busy 2-core machine)
+#   OUT=src/tonecraft/assets/default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+TC="$PY -m tonecraft.cli"
+DATA=${DATA:-$HOME/tonecraft-data}
+HOURS=${HOURS:-20}
+CORPUS=${CORPUS:-$DATA/corpus-v1}
+CODEC_RUN=${CODEC_RUN:-$DATA/runs/default_codec}
+LM_RUN=${LM_RUN:-$DATA/runs/default_lm}
+TOKENS=${TOKENS:-$DATA/tokens/default}
+CODEC_STEPS=${CODEC_STEPS:-1000}
+LM_STEPS=${LM_STEPS:-1854}
+OUT=${OUT:-src/tonecraft/assets/default}
+export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+run_capped() {  # run_capped MINUTES cmd...: run, stopping it (gracefully) after MINUTES if set
+  local minutes=$1; shift
+  if [[ -n "$minutes" ]]; then timeout -s TERM "${minutes}m" "$@" || [[ $? == 124 ]]; else "$@"; fi
+}
+resume_flag() { [[ -f "$1/checkpoint.pt" ]] && echo "--resume $1" || true; }
+
+# 1. corpus (music21 corpus subsets + MMA grooves rendered with FluidSynth; see docs/CORPUS.md)
+if [[ ! -f "$CORPUS/train.jsonl" || ! -f "$CORPUS/test.jsonl" ]]; then
+  $TC corpus music --out "$CORPUS" --hours "$HOURS" --clip-seconds 10 --seed 0 --workers "${WORKERS:-2}"
+fi
+
+# 2. codec
+run_capped "${CODEC_MINUTES:-}" $TC train codec -c configs/default_codec.yaml $(resume_flag "$CODEC_RUN") \
+  run.out_dir="$CODEC_RUN" run.steps="$CODEC_STEPS" data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
+$TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
+
+# 3. token caches (train / valid / test splits are held out by piece)
+for split in train valid test; do
+  [[ -f "$TOKENS/$split/index.json" ]] || $TC data cache "$CORPUS/$split.jsonl" --codec "$CODEC_RUN/export" -o "$TOKENS/$split" -q
+done
+
+# 4. LM
+run_capped "${LM_MINUTES:-}" $TC train lm -c configs/default_lm.yaml $(resume_flag "$LM_RUN") \
+  run.out_dir="$LM_RUN" run.steps="$LM_STEPS" data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" \
+  data.codec="$CODEC_RUN/export"
+$TC train export "$LM_RUN" -o "$LM_RUN/export"
+
+# 5. package + measure
+$PY scripts/package_default.py --lm "$LM_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT"
+$PY scripts/eval_default_metrics.py --model "$OUT" --test-manifest "$CORPUS/test.jsonl" --test-cache "$TOKENS/test" \
+  -o "$DATA/runs/default_metrics.json"
+echo "default model written to $OUT (metrics: $DATA/runs/default_metrics.json); update $OUT/MODEL_CARD.md"

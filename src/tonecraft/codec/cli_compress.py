@@ -1,0 +1,33 @@
+"""`tonecraft compress IN OUT`: audio file -> .tcq (default) or .ecdc codes."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import TonecraftError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .compress import DEFAULT_MODEL
+
+    p.add_argument("input", help="audio file (any rate and channel count: converted to the model's)")
+    p.add_argument("output", help="compressed file; .ecdc writes EnCodec's format, anything else .tcq")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"codec name or local directory (default {DEFAULT_MODEL})")
+    p.add_argument("--bandwidth", type=float, default=None, metavar="KBPS",
+                   help="target bandwidth in kbps, one the model supports (default: its highest)")
+    p.add_argument("--device", default=None, help="torch device, e.g. cuda (default cpu)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: only for long inputs)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .compress import compress_file
+
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise TonecraftError("refusing to overwrite the input file with the compressed output")
+    info = compress_file(args.input, args.output, model=args.model, bandwidth=args.bandwidth,
+                         progress=args.progress, device=args.device)
+    print(f"{args.output}: {info['file_size']} bytes, {info['duration']:.2f} s "
+          f"at {info['bandwidth']:g} kbps ({info['file_kbps']:.2f} kbps on disk)")
+    return 0

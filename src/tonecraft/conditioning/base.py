@@ -1,0 +1,102 @@
+"""Text conditioning: a frozen, pluggable text encoder plus a trained projection.
+
+A `TextConditioner` turns a batch of descriptions into `(embeddings [B,S,D], mask [B,S])` for the
+LM's cross-attention (or a prepend fuser). The encoder (T5, a sentence encoder, ...) is frozen and
+kept out of the state dict, exactly like audiocraft's `T5Conditioner` with `finetune: false`; only
+`output_proj` belongs to the model checkpoint.
+
+Audiocraft detail that decides parity (facts §2.1, §0.6): padded positions are zeroed *after* the
+projection (so the projection bias does not leak in), and the LM attends to those zero vectors
+without a key mask. `None` or `""` is the null condition: a fully masked, all-zero row.
+"""
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+TextInputs = dict[str, torch.Tensor]
+
+
+class TextEncoder(ABC):
+    """A frozen text encoder. Not an `nn.Module` on purpose: it must stay out of state dicts."""
+
+    name: str
+    dim: int
+
+    @abstractmethod
+    def tokenize(self, texts: list[str]) -> TextInputs:
+        """Pad to the longest text, no truncation. Must return `input_ids` and `attention_mask` [B,S]."""
+
+    @abstractmethod
+    def encode(self, inputs: TextInputs) -> torch.Tensor:
+        """Hidden states [B,S,dim] (no gradient)."""
+
+    @abstractmethod
+    def to(self, device: torch.device | str) -> "TextEncoder":
+        """Move the encoder weights; the dtype stays as loaded (audiocraft keeps T5 in float32)."""
+
+
+class TextConditioner(nn.Module):
+    """Frozen `encoder` + `output_proj: Linear(encoder.dim -> output_dim, bias=True)`."""
+
+    def __init__(self, encoder: TextEncoder, output_dim: int, word_dropout: float = 0.0):
+        super().__init__()
+        self.__dict__["encoder"] = encoder  # not a submodule: frozen, not saved, not trained
+        self.output_dim = output_dim
+        self.word_dropout = word_dropout
+        self.output_proj = nn.Linear(encoder.dim, output_dim, bias=True)
+
+    @property
+    def device(self) -> torch.device:
+        return self.output_proj.weight.device
+
+    def _apply(self, fn, recurse=True):
+        # Follow the model's device (not its dtype) when it is moved with .to()/.cuda().
+        out = super()._apply(fn, recurse)
+        self.encoder.to(self.output_proj.weight.device)
+        return out
+
+    def _drop_words(self, text: str) -> str:
+        # Training-time augmentation (audiocraft T5 word dropout); off in eval mode.
+        if not (self.training and self.word_dropout > 0):
+            return text
+        return " ".join(w for w in text.split(" ") if random.random() >= self.word_dropout)
+
+    def tokenize(self, texts: list[str | None]) -> TextInputs:
+        """None / "" become fully masked rows (the null condition used for CFG)."""
+        clean = [self._drop_words(t) if t else "" for t in texts]
+        inputs = self.encoder.tokenize(clean)
+        empty = torch.tensor([t == "" for t in clean], dtype=torch.bool)
+        inputs["attention_mask"] = inputs["attention_mask"].clone()
+        inputs["attention_mask"][empty] = 0
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
+    def forward(self, inputs: TextInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            hidden = self.encoder.encode(inputs)
+        hidden = hidden.to(device=self.device, dtype=self.output_proj.weight.dtype)
+        mask = inputs["attention_mask"].to(self.device)
+        emb = self.output_proj(hidden) * mask[..., None].to(hidden.dtype)
+        return emb, mask
+
+    def condition(self, texts: list[str | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokenize + forward in one call."""
+        return self(self.tokenize(texts))
+
+
+def null_condition(emb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CFG null condition matching `emb`: all-zero embeddings, fully masked.
+
+    Equal to encoding `[None] * B` in the same batch (audiocraft's ClassifierFreeGuidanceDropout(p=1)),
+    because a fully masked row is zeroed after the projection whatever its tokens.
+    """
+    return torch.zeros_like(emb), torch.zeros_like(mask)
+
+
+def with_null(emb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch [cond; null] for one-forward classifier-free guidance (conditional rows first)."""
+    null_emb, null_mask = null_condition(emb, mask)
+    return torch.cat([emb, null_emb], 0), torch.cat([mask, null_mask], 0)

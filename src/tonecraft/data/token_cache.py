@@ -1,0 +1,325 @@
+"""Token cache: encode a dataset once with a codec, then train the LM on memory-mapped int16 codes.
+
+On-disk layout of a cache folder:
+
+    codes.bin    int16, frame-major [total_frames, K] (one row per codec frame)
+    index.json   {"format": "tonecraft-token-cache", "version": 1, "num_codebooks": K,
+                  "cardinality": card, "frame_rate": fps, "sample_rate": sr, "channels": C,
+                  "total_frames": N, "items": [{"path", "offset", "frames", "duration", "info"}]}
+
+Both files are written to temporaries and moved into place (index last), so a cache either exists
+complete or not at all. `TokenDataset` samples random crops with the same seeding rule as
+`AudioDataset` and returns (codes [K, T] int64, TokenInfo).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import AudioError, ConfigError
+from .dataset import TextAugment, sample_seed
+from .info import MusicInfo, augment_description, read_info
+from .manifest import AudioMeta, IndexFailure, ManifestError
+
+FORMAT = "tonecraft-token-cache"
+VERSION = 1
+INT16_MAX = 32767
+
+
+@dataclass
+class TokenInfo:
+    path: str
+    offset_frames: int
+    n_frames: int  # valid frames; the rest of the crop is padding
+    total_frames: int
+    frame_rate: float
+    epoch: int = 0
+    index: int = 0
+    description: str | None = None
+    attributes: dict = field(default_factory=dict)
+
+
+# -- codec adapter (the codec module names; kept in one place) ----------------------------------------------------
+
+def codec_properties(codec) -> dict:
+    """sample_rate, channels, frame_rate, num_codebooks, cardinality of a codec model."""
+    def get(*names):
+        for n in names:
+            for obj in (codec, getattr(codec, "config", None), getattr(codec, "quantizer", None)):
+                if obj is not None and getattr(obj, n, None) is not None:
+                    return getattr(obj, n)
+        raise ConfigError(f"codec {type(codec).__name__} has none of the attributes {names}")
+
+    return {
+        "sample_rate": int(get("sample_rate")),
+        "channels": int(get("channels", "audio_channels")),
+        "frame_rate": float(get("frame_rate")),
+        "num_codebooks": int(get("num_codebooks", "n_q")),
+        "cardinality": int(get("cardinality", "bins", "codebook_size", "card")),
+    }
+
+
+@torch.no_grad()
+def encode_codes(codec, wav: torch.Tensor) -> torch.Tensor:
+    """wav [B, C, T] -> codes [B, K, frames] (int64)."""
+    out = codec.encode(wav)
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if not isinstance(out, torch.Tensor) and hasattr(out, "codes"):
+        out = out.codes
+    return out.long()
+
+
+# -- building ------------------------------------------------------------------------------------------------------
+
+def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathLike,
+                      chunk_duration: float = 30.0, device: str | torch.device = "cpu",
+                      progress: bool = False, codec_name: str | None = None
+                      ) -> tuple[Path, list[IndexFailure]]:
+    """Encode every file (in `chunk_duration`-second chunks, hop-aligned) and write the cache.
+
+    `codec_name` (name or folder the codec was loaded from) is recorded so that trained LMs can
+    name their decoder. Unreadable files are skipped and returned as failures (files whose sidecar
+    is unreadable are kept, without metadata, and also reported). Returns (out_dir, failures)."""
+    props = codec_properties(codec)
+    if props["cardinality"] - 1 > INT16_MAX:
+        raise ConfigError(f"codebook size {props['cardinality']} does not fit int16 tokens")
+    from ..audio import load_audio
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sr, fps = props["sample_rate"], props["frame_rate"]
+    hop = sr / fps
+    # whole frames per chunk so concatenated chunk codes line up with the audio timeline
+    chunk_frames = max(1, int(chunk_duration * fps))
+    chunk_samples = int(round(chunk_frames * hop))
+    codec = codec.to(device).eval()
+    fd, tmp_codes = tempfile.mkstemp(prefix=".codes.", suffix=".bin", dir=out)
+    items, failures, offset = [], [], 0
+    it: Iterator = iter(metas)
+    if progress:
+        from tqdm import tqdm
+
+        it = iter(tqdm(metas, desc="encoding", unit="file"))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for meta in it:
+                try:
+                    wav, _ = load_audio(meta.path, sample_rate=sr, channels=props["channels"])
+                except AudioError as exc:
+                    failures.append(IndexFailure(meta.path, str(exc)))
+                    continue
+                expected = int(math.ceil(wav.shape[-1] / hop))
+                parts = []
+                for start in range(0, wav.shape[-1], chunk_samples):
+                    piece = wav[:, start:start + chunk_samples]
+                    codes = encode_codes(codec, piece[None].to(device))[0].cpu()
+                    parts.append(codes[:, : int(math.ceil(piece.shape[-1] / hop))])
+                codes = torch.cat(parts, dim=-1)[:, :expected]
+                if codes.min() < 0 or codes.max() > INT16_MAX:
+                    raise ConfigError(f"{meta.path}: codec produced tokens outside the int16 range")
+                f.write(codes.t().contiguous().to(torch.int16).numpy().tobytes())
+                try:
+                    info = read_info(meta).to_dict()
+                except ManifestError as exc:
+                    failures.append(IndexFailure(meta.path, f"metadata ignored: {exc}"))
+                    info = {}
+                items.append({"path": meta.path, "offset": offset, "frames": int(codes.shape[-1]),
+                              "duration": wav.shape[-1] / sr, "info": info})
+                offset += int(codes.shape[-1])
+        index = {"format": FORMAT, "version": VERSION, **props, "codec": codec_name, "total_frames": offset,
+                 "items": items}
+        os.replace(tmp_codes, out / "codes.bin")
+        _write_json_atomic(out / "index.json", index)
+    finally:
+        if os.path.exists(tmp_codes):
+            os.unlink(tmp_codes)
+    return out, failures
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# -- reading -------------------------------------------------------------------------------------------------------
+
+class TokenCache:
+    """Read-only view of a cache folder; the memmap opens lazily (safe to pickle into workers)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        index_path = self.path / "index.json"
+        if not index_path.exists():
+            raise ManifestError(f"{self.path}: not a token cache (no index.json)")
+        with open(index_path, encoding="utf-8") as f:
+            self.index = json.load(f)
+        if self.index.get("format") != FORMAT:
+            raise ManifestError(f"{self.path}: index.json is not a {FORMAT} index")
+        if self.index.get("version", 0) > VERSION:
+            raise ManifestError(f"{self.path}: cache version {self.index['version']} is newer than supported")
+        self.num_codebooks = int(self.index["num_codebooks"])
+        self.cardinality = int(self.index["cardinality"])
+        self.frame_rate = float(self.index["frame_rate"])
+        self.sample_rate = int(self.index["sample_rate"])
+        self.total_frames = int(self.index["total_frames"])
+        self.items = self.index["items"]
+        self.codec = self.index.get("codec")
+        expected = self.total_frames * self.num_codebooks * 2
+        size = (self.path / "codes.bin").stat().st_size if (self.path / "codes.bin").exists() else -1
+        if size != expected:
+            raise ManifestError(f"{self.path}: codes.bin has {size} bytes, index expects {expected}")
+        self._codes: np.ndarray | None = None
+
+    @property
+    def codes(self) -> np.ndarray:
+        if self._codes is None:
+            self._codes = np.memmap(self.path / "codes.bin", dtype=np.int16, mode="r",
+                                    shape=(max(self.total_frames, 1), self.num_codebooks))
+        return self._codes
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_codes"] = None
+        return state
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def item_codes(self, i: int, start: int = 0, frames: int | None = None) -> torch.Tensor:
+        """Codes [K, n] of item i from frame `start` (int64)."""
+        it = self.items[i]
+        n = it["frames"] - start if frames is None else min(frames, it["frames"] - start)
+        rows = self.codes[it["offset"] + start: it["offset"] + start + max(n, 0)]
+        return torch.from_numpy(np.array(rows, dtype=np.int64)).t().contiguous()
+
+
+class TokenDataset(torch.utils.data.Dataset):
+    """Random crops of `segment_duration` seconds from a TokenCache (AudioDataset sampling rules).
+
+    Items: (codes [K, T] int64 padded with `pad_token`, TokenInfo). shuffle=False: the first crop
+    of item i (deterministic validation)."""
+
+    def __init__(self, cache: TokenCache | str | os.PathLike, segment_duration: float,
+                 num_samples: int | None = None, shuffle: bool = True, shuffle_seed: int = 0,
+                 min_segment_ratio: float = 0.5, sample_on_duration: bool = False, pad_token: int = 0,
+                 text_augment: TextAugment | None = None, items: Sequence[int] | None = None):
+        self.cache = cache if isinstance(cache, TokenCache) else TokenCache(cache)
+        self.item_ids = [i for i in (range(len(self.cache)) if items is None else items)
+                         if self.cache.items[i]["frames"] > 0]
+        if not self.item_ids:
+            raise ManifestError(f"{self.cache.path}: token cache holds no usable items")
+        self.segment_frames = max(1, int(round(segment_duration * self.cache.frame_rate)))
+        self.shuffle = shuffle
+        self.num_samples = int(num_samples) if (shuffle and num_samples) else len(self.item_ids)
+        self.shuffle_seed = shuffle_seed
+        self.min_segment_ratio = min_segment_ratio
+        self.pad_token = pad_token
+        self.text_augment = text_augment or TextAugment()
+        self.epoch = 0
+        self.sample_probs = None
+        if sample_on_duration:
+            w = torch.tensor([float(self.cache.items[i]["frames"]) for i in self.item_ids], dtype=torch.float64)
+            self.sample_probs = w / w.sum()
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def split(self, valid_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
+        """Deterministic (train item ids, valid item ids) split by path hash (see split_train_valid)."""
+        from .dataset import split_train_valid
+
+        metas = [AudioMeta(self.cache.items[i]["path"], 1.0, 1) for i in self.item_ids]
+        train, valid = split_train_valid(metas, valid_fraction, seed)
+        ids = {id(m): i for m, i in zip(metas, self.item_ids)}
+        return [ids[id(m)] for m in train], [ids[id(m)] for m in valid]
+
+    def __getitem__(self, item) -> tuple[torch.Tensor, TokenInfo]:
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
+        epoch, index = int(epoch), int(index)
+        seed = sample_seed(index, epoch, self.num_samples, self.shuffle_seed)
+        T = self.segment_frames
+        if self.shuffle:
+            g = torch.Generator()
+            g.manual_seed(seed)
+            if self.sample_probs is not None:
+                pos = int(torch.multinomial(self.sample_probs, 1, generator=g).item())
+            else:
+                pos = int(torch.randint(len(self.item_ids), (1,), generator=g).item())
+            i = self.item_ids[pos]
+            frames = self.cache.items[i]["frames"]
+            max_start = max(0, frames - int(T * self.min_segment_ratio))
+            start = int(torch.randint(max_start + 1, (1,), generator=g).item()) if max_start > 0 else 0
+        else:
+            i = self.item_ids[index % len(self.item_ids)]
+            start = 0
+        codes = self.cache.item_codes(i, start, T)
+        n = codes.shape[-1]
+        if n < T:
+            codes = torch.cat([codes, codes.new_full((codes.shape[0], T - n), self.pad_token)], dim=-1)
+        entry = self.cache.items[i]
+        music = MusicInfo.from_dict(entry.get("info") or {})
+        aug = self.text_augment
+        if aug.merge_text_p > 0:
+            music = augment_description(music, random.Random(seed * 7919 + 17),
+                                        aug.merge_text_p, aug.drop_desc_p, aug.drop_other_p)
+        info = TokenInfo(path=entry["path"], offset_frames=start, n_frames=n, total_frames=T,
+                         frame_rate=self.cache.frame_rate, epoch=epoch, index=index,
+                         description=music.description, attributes=music.text_attributes())
+        return codes, info
+
+
+def collate_tokens(batch: list[tuple[torch.Tensor, TokenInfo]]) -> tuple[torch.Tensor, torch.Tensor, list[TokenInfo]]:
+    """-> (codes [B, K, T], valid frame mask [B, T] bool, infos)."""
+    codes = torch.stack([c for c, _ in batch])
+    mask = torch.zeros(codes.shape[0], codes.shape[-1], dtype=torch.bool)
+    for b, (_, info) in enumerate(batch):
+        mask[b, : info.n_frames] = True
+    return codes, mask, [i for _, i in batch]
+
+
+def write_token_cache(out_dir: str | os.PathLike, entries: Sequence[tuple[str, torch.Tensor, dict]],
+                      frame_rate: float, sample_rate: int, cardinality: int, channels: int = 1,
+                      codec_name: str | None = None) -> Path:
+    """Write a cache directly from (path, codes [K, T], info dict) entries (tests, synthetic data)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    K = int(entries[0][1].shape[0])
+    items, offset = [], 0
+    fd, tmp = tempfile.mkstemp(prefix=".codes.", suffix=".bin", dir=out)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for path, codes, info in entries:
+                if codes.shape[0] != K:
+                    raise ConfigError("all entries of a token cache need the same number of codebooks")
+                f.write(codes.t().contiguous().to(torch.int16).numpy().tobytes())
+                items.append({"path": path, "offset": offset, "frames": int(codes.shape[1]),
+                              "duration": codes.shape[1] / frame_rate, "info": info})
+                offset += int(codes.shape[1])
+        os.replace(tmp, out / "codes.bin")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    index = {"format": FORMAT, "version": VERSION, "sample_rate": sample_rate, "channels": channels,
+             "frame_rate": frame_rate, "num_codebooks": K, "cardinality": cardinality, "codec": codec_name,
+             "total_frames": offset, "items": items}
+    _write_json_atomic(out / "index.json", index)
+    return out

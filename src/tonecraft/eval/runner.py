@@ -1,0 +1,430 @@
+"""The measured-quality evaluation of a codec + MusicGen-style model on the corpus (issue 6).
+
+1. codec: SI-SNR / mel / multi-scale mel of the codec round trip and of Opus at `opus_kbps` on held-out clips;
+2. probe: a linear classifier on LM-independent features (instrument family, tempo bucket), trained on real
+   train-split clips, scored on real held-out clips (sanity) and on clips generated from held-out captions;
+3. tempo: librosa beat tracking on the same clips against the caption's bpm.
+Everything is seeded; `bench/eval_default.py` is the command line.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio import load_audio
+from . import classifier as clf
+from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
+from .labels import load_split, subset
+from .tempo import tempo_summary
+
+ASSETS_DEFAULT = Path(__file__).resolve().parents[1] / "assets" / "default"
+DEFAULT_CORPUS = "/root/tonecraft-data/corpus-v1"
+
+
+@dataclass
+class EvalConfig:
+    corpus: str = DEFAULT_CORPUS
+    model: str | None = None            # MusicGen dir or name; None: skip generation
+    codec: str | None = None            # codec dir/name; None: the model's codec
+    n_clips: int = 100                  # generated clips (held-out captions)
+    n_train: int = 300                  # real train clips for the probe
+    n_heldout: int = 200                # real held-out clips for the probe sanity check (at most)
+    n_codec_clips: int = 50             # held-out clips for codec vs Opus
+    heldout_splits: str = "test"
+    duration: float = 8.0               # generated seconds; probe features use this crop of real clips too
+    batch_size: int = 8
+    seed: int = 0
+    opus_kbps: list[float] = field(default_factory=lambda: [6.0])
+    codec_seconds: float | None = None  # crop of the clips for the codec comparison (None: whole clip)
+    time_budget_s: float | None = None  # stop generating new batches after this long (reported)
+    top_k: int = 250
+    temperature: float = 1.0
+    cfg_coef: float | None = None       # None: the checkpoint's
+    save_audio_dir: str | None = None   # write generated clips here (optional)
+    probe_domain: str = "auto"          # "codec": real clips go through the codec before the probe; "raw"; auto:
+                                        # codec when a model/codec is loaded (generated audio is codec output)
+    min_class_count: int = 10           # probe classes with fewer train clips are left out (train and scoring)
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# -- model loading -------------------------------------------------------------------------------------------
+
+def load_generator(spec: str | os.PathLike, codec_spec: str | None = None):
+    """`MusicGen.from_pretrained(spec)` (a folder, an official name, or "tonecraft-default"). For a
+    `tonecraft-lm` export (train/export.py) that this loader does not take yet, the export is built here: LM +
+    conditioner, and the codec named by `codec_spec`, the export's config (relative to it), or its `codec/`."""
+    from ..models.musicgen import MusicGen
+    from ..train.export import is_lm_export
+
+    overrides = {"codec": codec_spec} if codec_spec else {}
+    path = Path(spec)
+    if path.is_file() and path.suffix == ".pt":
+        return load_lm_checkpoint(path, codec_spec)
+    if not is_lm_export(path):
+        return MusicGen.from_pretrained(spec, **overrides)
+    try:
+        return MusicGen.from_pretrained(spec, **overrides)
+    except Exception as exc:  # noqa: BLE001 -- a loader without tonecraft-lm support: build it here
+        _log(f"  MusicGen.from_pretrained failed ({type(exc).__name__}: {exc}); loading the tonecraft-lm export")
+    try:
+        from ..pretrained.default_model import load_tonecraft_lm
+    except ImportError:
+        load_tonecraft_lm = None
+    if load_tonecraft_lm is not None:
+        ld = load_tonecraft_lm(path, codec=codec_spec)
+        return MusicGen(ld.name, ld.codec, ld.lm, ld.conditioner, max_duration=ld.max_duration,
+                        cfg_coef=ld.cfg_coef)
+    from ..train.export import load_codec, load_lm_export
+
+    lm, cond, _cond_cfg, config = load_lm_export(path)
+    spec_c = codec_spec or config.get("codec")
+    cands = [p for p in ([Path(spec_c) if Path(spec_c).is_absolute() else path / spec_c] if spec_c else [])
+             + [path / "codec"] if (p / "config.json").is_file()]
+    codec = load_codec(str(cands[0]) if cands else spec_c) if (cands or spec_c) else None
+    if codec is None:
+        raise FileNotFoundError(f"{spec}: cannot find the codec of this LM export (pass --codec)")
+    return MusicGen(path.name, codec, lm, cond, max_duration=float(config.get("max_duration") or 30.0),
+                    cfg_coef=float(config.get("cfg_coef") or 3.0))
+
+
+def load_lm_checkpoint(path: str | os.PathLike, codec_spec: str | None = None):
+    """A MusicGen from an LM *training* checkpoint (`checkpoint.pt` of `tonecraft train lm`; EMA weights when
+    the run kept them, as `tonecraft train export` would write), to measure a run before it is exported."""
+    from ..lm.config import LMConfig
+    from ..lm.model import LMModel
+    from ..models.musicgen import MusicGen
+    from ..train.checkpoint import load_checkpoint
+    from ..train.export import _cond_cfg_from_dict, load_codec
+    from ..train.lm_trainer import LMTrainModule
+    from ..train.text import build_conditioner
+
+    state = load_checkpoint(path)
+    extra = state.get("extra") or {}
+    if state.get("kind") != "lm" or "lm_config" not in extra:
+        raise ValueError(f"{path}: not an LM training checkpoint")
+    lm = LMModel(LMConfig.from_dict(extra["lm_config"]))
+    cond = build_conditioner(_cond_cfg_from_dict(extra["conditioner"]), lm.cfg.dim)
+    module = LMTrainModule(lm, cond)
+    module.load_state_dict(state["modules"]["model"])
+    if extra.get("ema") is not None:
+        from ..train.optim import ModelEMA
+
+        ema = ModelEMA(module, 0.0)
+        ema.load_state_dict(extra["ema"])
+        module.load_state_dict(ema.averaged_state(module))
+    if not codec_spec:
+        raise ValueError(f"{path}: an LM training checkpoint needs --codec (the codec its tokens came from)")
+    return MusicGen(f"{Path(path).parent.name}@{state.get('step', '?')}", load_codec(codec_spec), lm.eval(), cond,
+                    max_duration=10.0)
+
+
+def load_eval_codec(spec: str | None, model=None):
+    from ..train.export import load_codec
+
+    if spec:
+        codec = load_codec(spec).eval()
+        if hasattr(codec, "fold_weight_norm"):
+            codec.fold_weight_norm()  # training checkpoints come with weight-norm parametrisations
+        if not hasattr(codec, "name_or_path"):
+            codec.name_or_path = str(spec)
+        return codec
+    if model is not None:
+        return model.codec
+    return None
+
+
+def default_model_path() -> str | None:
+    p = ASSETS_DEFAULT
+    return str(p) if (p / "config.json").is_file() and (p / "model.safetensors").is_file() else None
+
+
+# -- parts ---------------------------------------------------------------------------------------------------
+
+def evaluate_codec(codec, clips, opus_kbps=(6.0,), seconds: float | None = None) -> dict:
+    from .codec_metrics import (ReconstructionMetrics, codec_kbps, codec_roundtrip, opus_available,
+                                opus_roundtrip, summarize)
+
+    metrics = ReconstructionMetrics(SAMPLE_RATE)
+    rows: dict[str, list[dict]] = {}
+    real_kbps: dict[str, list[float]] = {}
+    ok, why = opus_available()
+    t_codec = 0.0
+    for clip in clips:
+        wav, _ = load_audio(clip.path, sample_rate=SAMPLE_RATE, channels=1, duration=seconds)
+        x = wav[0].numpy()
+        if codec is not None:
+            t0 = time.perf_counter()
+            y = codec_roundtrip(codec, x, SAMPLE_RATE)
+            t_codec += time.perf_counter() - t0
+            rows.setdefault("codec", []).append(metrics(x, y))
+        if ok:
+            for kb in opus_kbps:
+                y, real = opus_roundtrip(x, SAMPLE_RATE, kb)
+                rows.setdefault(f"opus_{kb:g}kbps", []).append(metrics(x, y))
+                real_kbps.setdefault(f"opus_{kb:g}kbps", []).append(real)
+    out: dict = {"n_clips": len(clips), "seconds_per_clip": seconds}
+    if codec is not None:
+        out["codec"] = {**summarize(rows.get("codec", [])), "kbps": codec_kbps(codec),
+                        "name": str(getattr(codec, "name_or_path", getattr(codec.config, "name", "codec"))),
+                        "sample_rate": codec.sample_rate, "n_q": codec.n_q, "frame_rate": codec.frame_rate,
+                        "seconds_per_clip_roundtrip": t_codec / max(len(clips), 1)}
+    if ok:
+        for k, v in real_kbps.items():
+            out[k] = {**summarize(rows[k]), "kbps": float(np.mean(v)) if v else None,
+                      "kbps_note": "Ogg/Opus file size incl. container overhead"}
+    else:
+        out["opus_skipped"] = why
+    return out
+
+
+def _features(clips, seconds, codec=None):
+    """-> (features [N, D], bpm estimates [N]) of real clips (first `seconds` of each; through `codec` if given)."""
+    from .codec_metrics import codec_roundtrip
+
+    X, bpms = [], []
+    for c in clips:
+        wav, sr = load_audio(c.path, sample_rate=SAMPLE_RATE, channels=1, duration=seconds)
+        if codec is not None:
+            wav = torch.from_numpy(codec_roundtrip(codec, wav[0].numpy(), sr))[None]
+        f, bpm = probe_features_and_bpm(wav, sr)
+        X.append(f)
+        bpms.append(bpm)
+    return (np.stack(X) if X else np.zeros((0, 1), np.float32)), bpms
+
+
+def train_probes(train_clips, seconds, codec=None, min_class_count: int = 1) -> tuple[dict, dict]:
+    """-> ({task: LinearProbe}, info) for tasks 'family' and 'tempo'. Classes with fewer than
+    `min_class_count` train clips are left out (a probe cannot learn them, and they attract off-domain audio)."""
+    from collections import Counter
+
+    X, _ = _features(train_clips, seconds, codec)
+    clips = train_clips
+    probes, info = {}, {}
+    for task in ("family", "tempo"):
+        counts = Counter(getattr(c, task) for c in clips if getattr(c, task) is not None)
+        rare = sorted(k for k, v in counts.items() if v < min_class_count)
+        sel = [i for i, c in enumerate(clips) if getattr(c, task) is not None and getattr(c, task) not in rare]
+        labels = [getattr(clips[i], task) for i in sel]
+        groups = [clips[i].piece for i in sel]
+        if len(set(labels)) < 2:
+            info[task] = {"skipped": f"fewer than 2 classes in {len(sel)} train clips"}
+            continue
+        Xt = X[sel][:, TASK_FEATURES[task]]
+        l2, cv = clf.select_l2(Xt, labels, groups)
+        probes[task] = clf.LinearProbe(l2).fit(Xt, labels)
+        info[task] = {"n_train": len(sel), "l2": l2, "cv_accuracy": cv[l2],
+                      "train_counts": dict(sorted(probes[task].counts.items())),
+                      "left_out_classes": {k: counts[k] for k in rare}}
+    return probes, info
+
+
+def score_probes(probes, X, clips) -> dict:
+    out = {}
+    for task, probe in probes.items():
+        sel = [i for i, c in enumerate(clips) if getattr(c, task) in probe.classes]
+        if not sel:
+            out[task] = {"n": 0}
+            continue
+        pred = probe.predict(X[sel][:, TASK_FEATURES[task]])
+        out[task] = clf.score(pred, [getattr(clips[i], task) for i in sel], probe)
+    return out
+
+
+def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], list, dict]:
+    """Audio for each clip's description (batches of `batch_size`, seed + batch index)."""
+    cfg_coef = cfg.cfg_coef if cfg.cfg_coef is not None else model.params.cfg_coef
+    model.set_generation_params(duration=cfg.duration, top_k=cfg.top_k, temperature=cfg.temperature,
+                                cfg_coef=cfg_coef)
+    audio, done, t0 = [], [], time.perf_counter()
+    stopped = None
+    for b, start in enumerate(range(0, len(clips), cfg.batch_size)):
+        if cfg.time_budget_s is not None and done and time.perf_counter() - t0 > cfg.time_budget_s:
+            stopped = f"time budget {cfg.time_budget_s:.0f} s reached after {len(done)} clips"
+            break
+        batch = clips[start:start + cfg.batch_size]
+        with torch.inference_mode():
+            wav = model.generate([c.description for c in batch], seed=cfg.seed + b)
+        for c, w in zip(batch, wav):
+            audio.append(w.float().cpu().numpy())
+            done.append(c)
+        el = time.perf_counter() - t0
+        _log(f"  generated {len(done)}/{len(clips)} clips in {el:.0f} s ({el / len(done):.1f} s/clip)")
+        if cfg.save_audio_dir:
+            from ..audio import save_audio
+
+            for i, (c, w) in enumerate(zip(batch, wav)):
+                save_audio(Path(cfg.save_audio_dir) / f"{start + i:04d}_{Path(c.path).stem}.wav", w.cpu(),
+                           model.sample_rate)
+    el = time.perf_counter() - t0
+    info = {"n": len(done), "seconds": el, "seconds_per_clip": el / max(len(done), 1),
+            "duration": cfg.duration, "cfg_coef": cfg_coef, "top_k": cfg.top_k, "temperature": cfg.temperature,
+            "sample_rate": model.sample_rate}
+    if stopped:
+        info["stopped"] = stopped
+    return audio, done, info
+
+
+# -- whole run -----------------------------------------------------------------------------------------------
+
+def run(cfg: EvalConfig) -> dict:
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    t_start = time.perf_counter()
+    res: dict = {"config": asdict(cfg), "versions": {"torch": torch.__version__}}
+    try:
+        import librosa
+
+        res["versions"]["librosa"] = librosa.__version__
+    except ImportError:
+        pass
+    heldout_all = load_split(cfg.corpus, cfg.heldout_splits)
+    train_clips = load_split(cfg.corpus, "train", cfg.n_train, cfg.seed)
+    res["corpus"] = {"path": cfg.corpus, "heldout_available": len(heldout_all), "train_used": len(train_clips)}
+    _log(f"corpus {cfg.corpus}: {len(heldout_all)} held-out clips ({cfg.heldout_splits}), "
+         f"{len(train_clips)} train clips used for the probe")
+
+    model = None
+    if cfg.model:
+        _log(f"loading model {cfg.model}")
+        model = load_generator(cfg.model, cfg.codec)
+        res["model"] = {"path": str(cfg.model), "sample_rate": model.sample_rate, "frame_rate": model.frame_rate,
+                        "lm_params": sum(p.numel() for p in model.lm.parameters())}
+
+    # 1. codec vs Opus
+    if cfg.n_codec_clips > 0:
+        codec = load_eval_codec(cfg.codec, model)
+        clips = subset(heldout_all, cfg.n_codec_clips, cfg.seed)
+        _log(f"codec vs Opus on {len(clips)} held-out clips")
+        t0 = time.perf_counter()
+        res["codec"] = evaluate_codec(codec, clips, cfg.opus_kbps, cfg.codec_seconds)
+        res["codec"]["seconds"] = time.perf_counter() - t0
+
+    generate = model is not None and cfg.n_clips > 0
+    if not (generate or cfg.n_train > 0 or cfg.n_heldout > 0):  # codec comparison only
+        res["total_seconds"] = time.perf_counter() - t_start
+        return res
+
+    # 2. probe: train on real train clips, sanity on real held-out clips
+    _log(f"probe features of {len(train_clips)} train clips ({cfg.duration:g} s crops)")
+    t0 = time.perf_counter()
+    domain_codec = None
+    if cfg.probe_domain in ("auto", "codec"):
+        domain_codec = load_eval_codec(cfg.codec, model)
+        if domain_codec is None and cfg.probe_domain == "codec":
+            raise ValueError("probe_domain 'codec' needs a model or a codec")
+    probes, info = train_probes(train_clips, cfg.duration, domain_codec, cfg.min_class_count)
+    res["probe"] = {"train": info, "feature_seconds": cfg.duration,
+                    "domain": "real clips through the codec" if domain_codec is not None else "raw real clips"}
+    held = subset(heldout_all, cfg.n_heldout, cfg.seed)
+    Xh, held_bpms = _features(held, cfg.duration, domain_codec)
+    res["probe"]["real_heldout"] = score_probes(probes, Xh, held)
+    res["tempo"] = {"real_heldout": tempo_summary(held_bpms, [c.bpm for c in held])}
+    res["probe"]["seconds"] = time.perf_counter() - t0
+
+    # 3. generated clips from held-out captions
+    if generate:
+        # captions of the real held-out clips scored above (repeated round-robin when n_clips is larger)
+        order = subset(list(range(len(held))), min(cfg.n_clips, len(held)), cfg.seed + 1)
+        gen_idx = [order[i % len(order)] for i in range(cfg.n_clips)] if order else []
+        gen_clips = [held[i] for i in gen_idx]
+        _log(f"generating {len(gen_clips)} clips of {cfg.duration:g} s from {len(order)} held-out captions")
+        audio, gen_clips, ginfo = generate_clips(model, gen_clips, cfg)
+        gen_idx = gen_idx[: len(gen_clips)]
+        res["generation"] = ginfo
+        res["probe"]["real_same_captions"] = score_probes(probes, Xh[gen_idx], gen_clips) if gen_idx else {}
+        res["tempo"]["real_same_captions"] = tempo_summary([held_bpms[i] for i in gen_idx],
+                                                           [c.bpm for c in gen_clips])
+        feats, bpms = [], []
+        for w in audio:
+            f, bpm = probe_features_and_bpm(w, model.sample_rate)
+            feats.append(f)
+            bpms.append(bpm)
+        Xg = np.stack(feats) if feats else np.zeros((0, 1), np.float32)
+        res["probe"]["generated"] = score_probes(probes, Xg, gen_clips) if feats else {}
+        res["tempo"]["generated"] = tempo_summary(bpms, [c.bpm for c in gen_clips])
+        pred = {t: p.predict(Xg[:, TASK_FEATURES[t]]) if feats else [] for t, p in probes.items()}
+        res["generated_clips"] = [
+            {"caption_of": c.path, "description": c.description, "family": c.family, "tempo": c.tempo,
+             "bpm": c.bpm, "estimated_bpm": b, **{f"predicted_{t}": pred[t][i] for t in pred}}
+            for i, (c, b) in enumerate(zip(gen_clips, bpms))]
+    res["total_seconds"] = time.perf_counter() - t_start
+    return res
+
+
+# -- report --------------------------------------------------------------------------------------------------
+
+def _f(v, fmt="{:.2f}") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return fmt.format(v)
+
+
+def format_report(res: dict) -> str:
+    lines = []
+    c = res.get("codec")
+    if c:
+        lines += [f"Codec reconstruction ({c['n_clips']} held-out clips, 32 kHz)",
+                  f"  {'system':<22}{'kbps':>7}{'SI-SNR dB':>12}{'mel L1':>9}{'msspec':>9}   (mean; median SI-SNR)"]
+        for k, v in c.items():
+            if not isinstance(v, dict) or "sisnr" not in v:
+                continue
+            name = "ours" if k == "codec" else k
+            lines.append(f"  {name[:22]:<22}{_f(v.get('kbps'), '{:.2f}'):>7}{_f(v['sisnr']['mean']):>12}"
+                         f"{_f(v['mel']['mean'], '{:.3f}'):>9}{_f(v['msspec']['mean'], '{:.3f}'):>9}"
+                         f"   ({_f(v['sisnr']['median'])})")
+        if "codec" in c:
+            lines.append(f"  ours = {c['codec'].get('name')} ({c['codec']['n_q']} codebooks, "
+                         f"{c['codec']['frame_rate']:g} Hz frames)" + ("; libopus does not go below 6 kbps"
+                                                                       if any(k.startswith("opus") for k in c) else ""))
+        if "opus_skipped" in c:
+            lines.append(f"  Opus skipped: {c['opus_skipped']}")
+    p = res.get("probe", {})
+    if p:
+        lines.append(f"Probe (linear, LM-independent features, {p['feature_seconds']:g} s crops; trained and checked "
+                     f"on {p.get('domain', 'raw real clips')})")
+        lines.append(f"  {'task':<8}{'clips':<19}{'n':>5}{'acc':>8}{'bal.acc':>9}{'majority':>10}{'uniform':>9}")
+        for task in ("family", "tempo"):
+            tr = p.get("train", {}).get(task, {})
+            if "cv_accuracy" in tr:
+                lines.append(f"  {task:<8}{'train CV':<19}{tr['n_train']:>5}{_f(tr['cv_accuracy']):>8}")
+            for where in ("real_heldout", "real_same_captions", "generated"):
+                s = p.get(where, {}).get(task)
+                if s and s.get("n"):
+                    lines.append(f"  {task:<8}{where:<19}{s['n']:>5}{_f(s['accuracy']):>8}"
+                                 f"{_f(s['balanced_accuracy']):>9}{_f(s['chance_majority']):>10}"
+                                 f"{_f(s['chance_uniform']):>9}")
+    t = res.get("tempo", {})
+    if t:
+        lines.append("Tempo (librosa beat_track vs caption bpm)")
+        lines.append(f"  {'clips':<19}{'n':>5}{'med|err| bpm':>14}{'+-8%':>7}{'octave':>8}{'metrical':>10}")
+        for where, s in t.items():
+            if s.get("n"):
+                lines.append(f"  {where:<19}{s['n']:>5}{_f(s['median_abs_error_bpm'], '{:.1f}'):>14}"
+                             f"{_f(s['within_8pct']):>7}{_f(s['within_8pct_octave']):>8}"
+                             f"{_f(s['within_8pct_metrical']):>10}")
+    g = res.get("generation")
+    if g:
+        lines.append(f"Generation: {g['n']} clips x {g['duration']:g} s in {g['seconds']:.0f} s "
+                     f"({g['seconds_per_clip']:.1f} s/clip), cfg {g['cfg_coef']}, top_k {g['top_k']}"
+                     + (f"; {g['stopped']}" if g.get("stopped") else ""))
+    lines.append(f"Total {res.get('total_seconds', 0):.0f} s")
+    return "\n".join(lines)
+
+
+def write_json(path: str | os.PathLike, res: dict) -> Path:
+    from ..train.checkpoint import atomic_write_text
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(res, indent=2, default=float) + "\n")
+    return path
