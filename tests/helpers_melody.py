@@ -10,23 +10,18 @@ import os
 
 import torch
 
-from helpers_musicgen import CARD, FRAME_RATE, N_Q, SAMPLE_RATE
+from helpers_musicgen import CARD, N_Q, set_generation_defaults, spread_weights_, tiny_encodec_config
 from helpers_t5 import tiny_t5_config, tiny_t5_tokenizer
 
 CHROMA_LENGTH = 235
 
 
 def tiny_hf_melody(seed: int = 0, stereo: bool = False):
-    from transformers import (EncodecConfig, MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
+    from transformers import (MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
                               MusicgenMelodyForConditionalGeneration)
 
     n_q = 2 * N_Q if stereo else N_Q
-    audio = EncodecConfig(
-        sampling_rate=SAMPLE_RATE, audio_channels=1, num_filters=4, hidden_size=8, upsampling_ratios=[8, 4],
-        num_residual_layers=1, num_lstm_layers=2, codebook_size=CARD, target_bandwidths=[1.2],
-        use_causal_conv=False, pad_mode="reflect", norm_type="weight_norm", compress=2, trim_right_ratio=1.0,
-        use_conv_shortcut=False, normalize=False, chunk_length_s=None, overlap=None,
-    )
+    audio = tiny_encodec_config()
     decoder = MusicgenMelodyDecoderConfig(
         vocab_size=CARD, hidden_size=48, num_hidden_layers=2, num_attention_heads=4, ffn_dim=192,
         num_codebooks=n_q, audio_channels=2 if stereo else 1, max_position_embeddings=1024, dropout=0.0,
@@ -36,23 +31,8 @@ def tiny_hf_melody(seed: int = 0, stereo: bool = False):
                                   decoder=decoder.to_dict(), chroma_length=CHROMA_LENGTH)
     torch.manual_seed(seed)
     model = MusicgenMelodyForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        for name, p in model.decoder.named_parameters():
-            if "layer_norm" in name:
-                p.add_(torch.randn_like(p) * 0.2)
-            else:
-                p.normal_(0, 0.2 if p.dim() > 1 else 0.1)
-        model.enc_to_dec_proj.bias.normal_()
-        model.audio_enc_to_dec_proj.weight.normal_()
-        model.audio_enc_to_dec_proj.bias.normal_()
-        for q in model.audio_encoder.quantizer.layers:
-            q.codebook.embed.normal_()
-    gen = model.generation_config
-    gen.decoder_start_token_id = CARD
-    gen.pad_token_id = CARD
-    gen.bos_token_id = CARD
-    gen.guidance_scale = 3.0
-    gen.max_length = 30 * FRAME_RATE
+    spread_weights_(model, extra=(model.audio_enc_to_dec_proj.weight, model.audio_enc_to_dec_proj.bias))
+    set_generation_defaults(model)
     return model
 
 
