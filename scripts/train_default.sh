@@ -10,6 +10,7 @@
 #   CODEC_MINUTES / LM_MINUTES     optional wall-clock caps: the run is stopped (SIGTERM saves a checkpoint)
 #                                  and exported at that point; resume later with `tonecraft train X --resume RUN`
 #   THREADS=1                 torch threads per process (1 is fastest on a busy 2-core machine)
+#   NPROC=2                   processes for the token cache shards and the LM's torchrun ranks
 #   OUT=src/tonecraft/assets/default
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ LM_RUN=${LM_RUN:-$DATA/runs/default_lm}
 TOKENS=${TOKENS:-$DATA/tokens/default}
 CODEC_STEPS=${CODEC_STEPS:-1000}
 LM_STEPS=${LM_STEPS:-1854}
+NPROC=${NPROC:-2}
 OUT=${OUT:-src/tonecraft/assets/default}
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
@@ -42,13 +44,24 @@ run_capped "${CODEC_MINUTES:-}" $TC train codec -c configs/default_codec.yaml $(
   run.out_dir="$CODEC_RUN" run.steps="$CODEC_STEPS" data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
 $TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
 
-# 3. token caches (train / valid / test splits are held out by piece)
-for split in train valid test; do
+# 3. token caches (train / valid / test splits are held out by piece); the train split is encoded in
+#    NPROC shards side by side, then merged
+for split in valid test; do
   [[ -f "$TOKENS/$split/index.json" ]] || $TC data cache "$CORPUS/$split.jsonl" --codec "$CODEC_RUN/export" -o "$TOKENS/$split" -q
 done
+if [[ ! -f "$TOKENS/train/index.json" ]]; then
+  mkdir -p "$TOKENS/shards"
+  split -n "l/$NPROC" -d "$CORPUS/train.jsonl" "$TOKENS/shards/train_" --additional-suffix=.jsonl
+  for m in "$TOKENS"/shards/train_*.jsonl; do
+    $TC data cache "$m" --codec "$CODEC_RUN/export" -o "${m%.jsonl}" -q &
+  done
+  wait
+  $PY scripts/merge_token_caches.py "$TOKENS/train" $(ls -d "$TOKENS"/shards/train_* | grep -v jsonl)
+fi
 
-# 4. LM
-run_capped "${LM_MINUTES:-}" $TC train lm -c configs/default_lm.yaml $(resume_flag "$LM_RUN") \
+# 4. LM: NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch
+run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m tonecraft.cli \
+  train lm -c configs/default_lm.yaml $(resume_flag "$LM_RUN") \
   run.out_dir="$LM_RUN" run.steps="$LM_STEPS" data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" \
   data.codec="$CODEC_RUN/export"
 $TC train export "$LM_RUN" -o "$LM_RUN/export"

@@ -88,3 +88,20 @@ def test_loader_workers_do_not_change_results(tmp_path):
     a.fit()
     b.fit()
     assert_states_equal(module_states(a), module_states(b))
+
+
+def test_pooled_prefix_valid_gain_and_export_roundtrip(tmp_path):
+    cache = token_cache(tmp_path / "cache", n_items=6)
+    tr = _trainer(cache, tmp_path / "run", data={"valid_fraction": 0.3}, run={"steps": 3},
+                  conditioner={"pooled_prefix": True})
+    valid = tr.fit()
+    assert valid["ce_null"] > 0 and valid["cond_gain"] == valid["ce_null"] - valid["ce"]
+    export = tmp_path / "run" / "export"
+    from safetensors.torch import load_file
+
+    keys = load_file(str(export / "model.safetensors"))
+    assert "condition_provider.conditioners.description.pooled_proj.weight" in keys
+    assert json.loads((export / "config.json").read_text())["conditioner"]["pooled_prefix"] is True
+    ft = _trainer(cache, tmp_path / "ft", model={"init_from": str(export)}, run={"steps": 1})
+    assert ft.module.conditioner.pooled
+    assert_states_equal(module_states(tr), module_states(ft))

@@ -8,6 +8,12 @@ kept out of the state dict, exactly like audiocraft's `T5Conditioner` with `fine
 Audiocraft detail that decides parity (facts §2.1, §0.6): padded positions are zeroed *after* the
 projection (so the projection bias does not leak in), and the LM attends to those zero vectors
 without a key mask. `None` or `""` is the null condition: a fully masked, all-zero row.
+
+Optionally (`pooled=True`, tonecraft's default model) the conditioner also returns one *pooled* vector per
+text: the masked mean of the encoder states (the sentence embedding a sentence encoder such as MiniLM is
+trained to produce) through its own projection `pooled_proj`. The LM gets it as a one-position prefix, a
+direct global path to the text that a small LM trained briefly learns to use far sooner than cross-attention.
+The null condition's pooled vector is zero.
 """
 from __future__ import annotations
 
@@ -42,12 +48,17 @@ class TextEncoder(ABC):
 class TextConditioner(nn.Module):
     """Frozen `encoder` + `output_proj: Linear(encoder.dim -> output_dim, bias=True)`."""
 
-    def __init__(self, encoder: TextEncoder, output_dim: int, word_dropout: float = 0.0):
+    def __init__(self, encoder: TextEncoder, output_dim: int, word_dropout: float = 0.0, pooled: bool = False):
         super().__init__()
         self.__dict__["encoder"] = encoder  # not a submodule: frozen, not saved, not trained
         self.output_dim = output_dim
         self.word_dropout = word_dropout
         self.output_proj = nn.Linear(encoder.dim, output_dim, bias=True)
+        self.pooled_proj = nn.Linear(encoder.dim, output_dim, bias=True) if pooled else None
+
+    @property
+    def pooled(self) -> bool:
+        return self.pooled_proj is not None
 
     @property
     def device(self) -> torch.device:
@@ -75,16 +86,31 @@ class TextConditioner(nn.Module):
         return {k: v.to(self.device) for k, v in inputs.items()}
 
     def forward(self, inputs: TextInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        emb, mask, _ = self.encode_all(inputs)
+        return emb, mask
+
+    def encode_all(self, inputs: TextInputs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(token embeddings [B,S,D], mask [B,S], pooled [B,1,D] or None when `pooled` is off)."""
         with torch.no_grad():
             hidden = self.encoder.encode(inputs)
         hidden = hidden.to(device=self.device, dtype=self.output_proj.weight.dtype)
         mask = inputs["attention_mask"].to(self.device)
-        emb = self.output_proj(hidden) * mask[..., None].to(hidden.dtype)
-        return emb, mask
+        m = mask[..., None].to(hidden.dtype)
+        emb = self.output_proj(hidden) * m
+        pooled = None
+        if self.pooled_proj is not None:
+            count = m.sum(1, keepdim=True)  # [B,1,1]
+            mean = (hidden * m).sum(1, keepdim=True) / count.clamp(min=1)
+            pooled = self.pooled_proj(mean) * (count > 0).to(hidden.dtype)  # null rows stay exactly zero
+        return emb, mask, pooled
 
     def condition(self, texts: list[str | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """tokenize + forward in one call."""
         return self(self.tokenize(texts))
+
+    def condition_all(self, texts: list[str | None]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """tokenize + encode_all in one call."""
+        return self.encode_all(self.tokenize(texts))
 
 
 def null_condition(emb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

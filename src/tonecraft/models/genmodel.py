@@ -399,9 +399,13 @@ class GenerativeModel:
             if not self.lm.cfg.cross_attention:
                 return ConditionTensors(), ConditionTensors()
             zeros = torch.zeros(B, 1, self.lm.cfg.dim, device=self.device)
-            return ConditionTensors(cross=zeros), ConditionTensors(cross=zeros)
-        emb, _mask = self.conditioner.condition(descriptions)
-        return ConditionTensors(cross=emb), ConditionTensors(cross=torch.zeros_like(emb))
+            # a pooled-prefix model was trained with the (zero) prefix position present for null texts too
+            prefix = zeros if getattr(self.conditioner, "pooled", False) else None
+            return ConditionTensors(cross=zeros, prefix=prefix), ConditionTensors(cross=zeros, prefix=prefix)
+        emb, _mask, pooled = self.conditioner.condition_all(descriptions)
+        null_pooled = None if pooled is None else torch.zeros_like(pooled)
+        return ConditionTensors(cross=emb, prefix=pooled), ConditionTensors(cross=torch.zeros_like(emb),
+                                                                            prefix=null_pooled)
 
     def _generate_tokens(self, conditions: ConditionsFn, prompt_tokens: torch.Tensor | None, progress: bool = False,
                          generator: torch.Generator | None = None, on_frames: FramesHook | None = None,

@@ -29,7 +29,8 @@ from .text import ConditionerConfig, build_conditioner
 
 LM_FORMAT = "tonecraft-lm"
 LM_VERSION = 1
-COND_PREFIX = "condition_provider.conditioners.{}.output_proj."
+COND_PREFIX = "condition_provider.conditioners.{}."
+COND_PARTS = ("output_proj.", "pooled_proj.")  # trained parts of a text conditioner
 
 
 def _cond_cfg_from_dict(d: dict) -> ConditionerConfig:
@@ -38,13 +39,14 @@ def _cond_cfg_from_dict(d: dict) -> ConditionerConfig:
 
 
 def lm_export_tensors(train_state: dict[str, torch.Tensor], attribute: str) -> dict[str, torch.Tensor]:
-    """`LMTrainModule` state (lm.*, conditioner.output_proj.*) -> audiocraft key names."""
+    """`LMTrainModule` state (lm.*, conditioner.output_proj.*, conditioner.pooled_proj.*) -> audiocraft key
+    names (`condition_provider.conditioners.<attribute>.output_proj.*`)."""
     out = {}
     for k, v in train_state.items():
         if k.startswith("lm."):
             out[k[3:]] = v
-        elif k.startswith("conditioner.output_proj."):
-            out[COND_PREFIX.format(attribute) + k[len("conditioner.output_proj."):]] = v
+        elif k.startswith("conditioner.") and k[len("conditioner."):].startswith(COND_PARTS):
+            out[COND_PREFIX.format(attribute) + k[len("conditioner."):]] = v
     return out
 
 
@@ -53,8 +55,8 @@ def lm_train_tensors(tensors: dict[str, torch.Tensor], attribute: str) -> dict[s
     prefix = COND_PREFIX.format(attribute)
     out = {}
     for k, v in tensors.items():
-        if k.startswith(prefix):
-            out["conditioner.output_proj." + k[len(prefix):]] = v
+        if k.startswith(prefix) and k[len(prefix):].startswith(COND_PARTS):
+            out["conditioner." + k[len(prefix):]] = v
         elif not k.startswith("condition_provider."):
             out["lm." + k] = v
     return out

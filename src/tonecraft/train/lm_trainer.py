@@ -75,11 +75,11 @@ class LMTrainModule(nn.Module):
     def forward(self, seq: torch.Tensor, cond_inputs: dict | None) -> torch.Tensor:
         cross = prefix = None
         if self.conditioner is not None and cond_inputs is not None:
-            emb, _ = self.conditioner(cond_inputs)
+            emb, _, pooled = self.conditioner.encode_all(cond_inputs)
             if self.lm.cfg.cross_attention:
-                cross = emb
+                cross, prefix = emb, pooled
             else:
-                prefix = emb
+                prefix = emb if pooled is None else torch.cat([pooled, emb], dim=1)
         return self.lm(seq, cross=cross, prefix=prefix)
 
 
@@ -265,6 +265,10 @@ class LMTrainer(Trainer):
             loss, per_k = self.compute_loss(module, codes.to(self.device), frame_mask.to(self.device),
                                             self.texts(infos))
             vals = {"ce": loss.item(), **{f"ce_q{k + 1}": v.item() for k, v in enumerate(per_k)}}
+            if module.conditioner is not None:  # how much the text helps: the number prompt adherence rests on
+                null_loss, _ = self.compute_loss(module, codes.to(self.device), frame_mask.to(self.device),
+                                                 [None] * len(chunk))
+                vals["ce_null"] = null_loss.item()
             for k, v in vals.items():
                 tot[k] = tot.get(k, 0.0) + v * len(chunk)
             n += len(chunk)
@@ -274,6 +278,8 @@ class LMTrainer(Trainer):
         out = distributed.average_metrics(out, count=n, device=self.device)
         if "ce" in out:
             out["ppl"] = math.exp(min(out["ce"], 50.0))
+        if "ce_null" in out:
+            out["cond_gain"] = out["ce_null"] - out["ce"]
         return out
 
     def extra_state(self) -> dict:

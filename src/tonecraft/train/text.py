@@ -28,6 +28,7 @@ class ConditionerConfig:
     dim: int = 32  # hash: encoder width
     vocab: int = 1024  # hash: number of word buckets
     word_dropout: float = 0.0  # T5 word dropout (0.3 text2music)
+    pooled_prefix: bool = False  # also prepend the projected mean-pooled text embedding (one LM position)
     cfg_dropout: float = 0.0  # whole-batch condition dropout for classifier-free guidance (0.3 text2music)
     attribute_dropout: dict[str, float] = field(default_factory=dict)  # per-attribute, per-batch
 
@@ -80,14 +81,15 @@ def build_conditioner(cfg: ConditionerConfig, output_dim: int, text_encoder: Tex
     if cfg.kind == "none":
         return None
     if cfg.kind == "hash":
-        return TextConditioner(HashTextEncoder(cfg.dim, cfg.vocab), output_dim, word_dropout=cfg.word_dropout)
+        return TextConditioner(HashTextEncoder(cfg.dim, cfg.vocab), output_dim, word_dropout=cfg.word_dropout,
+                               pooled=cfg.pooled_prefix)
     if cfg.kind == "minilm":
         if text_encoder is None:
             from ..conditioning.minilm import MINILM_NAME, MiniLMEncoder
 
             # the T5 default name means "not set": use the packaged weights
             text_encoder = MiniLMEncoder.from_pretrained(None if cfg.name in ("t5-base", MINILM_NAME) else cfg.name)
-        return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout)
+        return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout, pooled=cfg.pooled_prefix)
     from ..conditioning.t5 import T5Encoder
     from ..errors import TonecraftError
 
@@ -103,7 +105,7 @@ def build_conditioner(cfg: ConditionerConfig, output_dim: int, text_encoder: Tex
             if loaded.conditioner is None:
                 raise
             text_encoder = loaded.conditioner.encoder
-    return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout)
+    return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout, pooled=cfg.pooled_prefix)
 
 
 def apply_condition_dropout(texts: list[str | None], cfg: ConditionerConfig, generator: torch.Generator
