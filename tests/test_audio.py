@@ -1,11 +1,12 @@
 import math
 
 import numpy as np
+import pyloudnorm
 import pytest
 import soundfile as sf
 import torch
 
-from tonecraft.audio import convert_channels, load_audio, resample, save_audio
+from tonecraft.audio import convert_channels, load_audio, normalize_audio, resample, save_audio
 from tonecraft.errors import AudioError, UnsupportedFormatError
 
 
@@ -64,9 +65,51 @@ def test_peak_and_loudness_normalisation(tmp_path):
     back, _ = load_audio(p)
     assert abs(back.abs().max().item() - 10 ** (-1 / 20)) < 1e-3
     l = save_audio(tmp_path / "l.wav", wav, 16000, normalize="loudness", loudness_headroom_db=14)
-    back, _ = load_audio(l)
-    rms_db = 20 * math.log10(back.pow(2).mean().sqrt().item())
-    assert -15.5 < rms_db < -13.0
+    back, sr = load_audio(l)
+    assert -15.0 < lufs(back, sr) < -13.0  # a 0.5-amplitude 440 Hz tone: tanh costs ~0.1 dB here
+
+
+def lufs(wav, sr):
+    """Independent BS.1770 meter on a [C, T] tensor."""
+    return pyloudnorm.Meter(sr).integrated_loudness(wav.double().numpy().T)
+
+
+def test_loudness_is_bs1770_lufs(tmp_path):
+    # Quiet input + 20 dB headroom: tanh is nearly linear, so this checks the LUFS gain itself.
+    wav = sine(sr=16000, seconds=2.0, freq=1000.0) * 0.02
+    path = save_audio(tmp_path / "l.wav", wav, 16000, normalize="loudness", loudness_headroom_db=20, subtype="float")
+    back, sr = load_audio(path)
+    assert abs(lufs(back, sr) - -20.0) < 0.5
+    # A 100 Hz tone has the same RMS but less K-weighted loudness: LUFS, not RMS, is what gets matched.
+    low = normalize_audio(sine(sr=16000, seconds=2.0, freq=100.0) * 0.02, "loudness", loudness_headroom_db=20,
+                          sample_rate=16000)
+    assert abs(lufs(low, 16000) - -20.0) < 0.5
+    assert low.pow(2).mean().sqrt() > back.pow(2).mean().sqrt() * 1.05
+
+
+def test_loudness_stereo():
+    wav = torch.stack([sine(sr=24000, seconds=2.0)[0] * 0.05, sine(sr=24000, seconds=2.0, freq=660.0)[0] * 0.01])
+    out = normalize_audio(wav, "loudness", loudness_headroom_db=20, sample_rate=24000)
+    assert out.shape == wav.shape
+    assert abs(lufs(out, 24000) - -20.0) < 0.5
+    assert abs(out[1].abs().max() / out[0].abs().max() - 0.2) < 0.005  # one gain for all channels: balance kept
+
+
+def test_loudness_edge_cases():
+    # Shorter than one 0.4 s gating block (and > 5 channels): RMS fallback, no error.
+    for wav in (sine(seconds=0.2) * 0.01, sine(seconds=1.0, channels=6) * 0.01):
+        out = normalize_audio(wav, "loudness", loudness_headroom_db=20, sample_rate=16000)
+        assert torch.isfinite(out).all()
+        assert abs(20 * math.log10(out.pow(2).mean().sqrt().item()) - -20.0) < 0.5
+    # Silence stays silence (long enough for the meter, and too short for it).
+    for n in (32000, 3200):
+        assert torch.equal(normalize_audio(torch.zeros(2, n), "loudness", sample_rate=16000), torch.zeros(2, n))
+    # A loud input is soft-clipped, never over full scale.
+    loud = torch.randn(2, 32000, generator=torch.Generator().manual_seed(0)) * 3.0
+    out = normalize_audio(loud, "loudness", loudness_headroom_db=0, sample_rate=16000)
+    assert torch.isfinite(out).all() and out.abs().max() <= 1.0
+    with pytest.raises(AudioError, match="sample rate"):
+        normalize_audio(sine(), "loudness")
 
 
 def test_missing_empty_corrupt_files(tmp_path):

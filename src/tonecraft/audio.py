@@ -131,8 +131,8 @@ def save_audio(
 
     normalize:
       'peak'     -- scale so the peak sits `peak_headroom_db` below full scale (never boosts silence);
-      'loudness' -- scale to an RMS of -`loudness_headroom_db` dBFS, then soft-clip peaks with tanh
-                    (an RMS measure, not ITU-R BS.1770 LUFS);
+      'loudness' -- scale to an integrated loudness of -`loudness_headroom_db` LUFS (ITU-R BS.1770-4,
+                    via pyloudnorm), then soft-clip peaks with tanh (see `normalize_audio`);
       'none'     -- write as is, clipping to [-1, 1] for integer formats.
     """
     path = Path(path)
@@ -151,7 +151,7 @@ def save_audio(
     if wav.shape[-1] == 0:
         raise AudioError("refusing to write an empty (zero-length) audio file")
     check_finite(wav)
-    wav = normalize_audio(wav, normalize, peak_headroom_db, loudness_headroom_db)
+    wav = normalize_audio(wav, normalize, peak_headroom_db, loudness_headroom_db, sample_rate=sample_rate)
     fmt, default_subtype = _WRITE_FORMATS[ext]
     subtype = _SUBTYPES.get(subtype, subtype) if subtype else default_subtype
     if fmt == "OGG" and default_subtype == "OPUS" and sample_rate not in (8000, 12000, 16000, 24000, 48000):
@@ -175,8 +175,21 @@ def save_audio(
 
 
 def normalize_audio(
-    wav: torch.Tensor, strategy: str = "peak", peak_headroom_db: float = 1.0, loudness_headroom_db: float = 14.0
+    wav: torch.Tensor,
+    strategy: str = "peak",
+    peak_headroom_db: float = 1.0,
+    loudness_headroom_db: float = 14.0,
+    *,
+    sample_rate: int | None = None,
 ) -> torch.Tensor:
+    """Output normalisation of [C, T] audio (as audiocraft's `audio_write` strategies).
+
+    'loudness' measures integrated loudness (ITU-R BS.1770-4 LUFS, `pyloudnorm`) at `sample_rate`,
+    gains to -`loudness_headroom_db` LUFS, then applies a tanh 'compressor' that soft-clips peaks
+    into (-1, 1). BS.1770 needs at least one 0.4 s block and at most 5 channels: outside that it falls
+    back to an RMS of -`loudness_headroom_db` dBFS. Silence (-inf LUFS, i.e. under the -70 LUFS
+    absolute gate) is returned unchanged.
+    """
     if strategy == "none":
         return wav
     if strategy == "peak":
@@ -185,10 +198,20 @@ def normalize_audio(
             return wav
         return wav * (10 ** (-peak_headroom_db / 20) / peak)
     if strategy == "loudness":
-        rms = wav.pow(2).mean().sqrt()
-        if rms < 1e-8:
+        if sample_rate is None:
+            raise AudioError("'loudness' normalisation needs the sample rate (sample_rate=...)")
+        import pyloudnorm  # lazy: pulls in scipy.signal (~0.6 s), only needed here
+
+        try:
+            level = pyloudnorm.Meter(sample_rate).integrated_loudness(wav.detach().cpu().double().numpy().T)
+        except ValueError:  # shorter than one 0.4 s gating block, or more than 5 channels
+            level = float("nan")
+        if np.isnan(level):
+            rms = wav.pow(2).mean().sqrt()
+            level = 20 * np.log10(rms.item()) if rms >= 1e-8 else -np.inf
+        if np.isneginf(level):
             return wav
-        return torch.tanh(wav * (10 ** (-loudness_headroom_db / 20) / rms))
+        return torch.tanh(wav * float(10 ** ((-loudness_headroom_db - level) / 20)))
     raise AudioError(f"unknown normalisation '{strategy}': use 'peak', 'loudness' or 'none'")
 
 
