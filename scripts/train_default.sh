@@ -50,13 +50,13 @@ for split in valid test; do
   [[ -f "$TOKENS/$split/index.json" ]] || $TC data cache "$CORPUS/$split.jsonl" --codec "$CODEC_RUN/export" -o "$TOKENS/$split" -q
 done
 if [[ ! -f "$TOKENS/train/index.json" ]]; then
-  mkdir -p "$TOKENS/shards"
-  split -n "l/$NPROC" -d "$CORPUS/train.jsonl" "$TOKENS/shards/train_" --additional-suffix=.jsonl
-  for m in "$TOKENS"/shards/train_*.jsonl; do
-    $TC data cache "$m" --codec "$CODEC_RUN/export" -o "${m%.jsonl}" -q &
+  shards=()
+  for ((k = 0; k < NPROC; k++)); do
+    shards+=("$TOKENS/shards/train_$k")
+    $TC data cache "$CORPUS/train.jsonl" --shard "$k/$NPROC" --codec "$CODEC_RUN/export" -o "${shards[k]}" -q &
   done
   wait
-  $PY scripts/merge_token_caches.py "$TOKENS/train" $(ls -d "$TOKENS"/shards/train_* | grep -v jsonl)
+  $TC data merge "$TOKENS/train" "${shards[@]}"
 fi
 
 # 4. LM: NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch

@@ -9,7 +9,8 @@ import torch
 
 from tonecraft.data.manifest import AudioMeta, ManifestError
 from tonecraft.data.token_cache import (TokenCache, TokenDataset, build_token_cache, collate_tokens,
-                                        write_token_cache)
+                                        merge_token_caches, shard, write_token_cache)
+from tonecraft.errors import ConfigError
 
 
 class FrameCodec(torch.nn.Module):
@@ -84,3 +85,47 @@ def test_dataset_over_cache(tmp_path):
 
     clone = pickle.loads(pickle.dumps(ds))
     assert torch.equal(clone[(0, 1)][0], ds[(0, 1)][0])
+
+
+def test_shards_merged_in_order_equal_one_cache(tmp_path):
+    metas = [_write(tmp_path / f"{i}.wav", 0.2 + 0.1 * i, seed=i) for i in range(5)]
+    whole, _ = build_token_cache(metas, FrameCodec(), tmp_path / "whole")
+    parts = [build_token_cache(shard(metas, f"{k}/3"), FrameCodec(), tmp_path / f"s{k}")[0] for k in range(3)]
+    assert sum(len(TokenCache(p)) for p in parts) == 5
+    merged = TokenCache(merge_token_caches(tmp_path / "merged", parts))
+    ref = TokenCache(whole)
+    assert merged.items == ref.items and merged.total_frames == ref.total_frames
+    assert np.array_equal(np.asarray(merged.codes), np.asarray(ref.codes))
+    with pytest.raises(ConfigError, match="K/N"):
+        shard(metas, "1-3")
+    with pytest.raises(ConfigError, match="0 <= K < N"):
+        shard(metas, "3/3")
+
+
+def test_merge_refuses_caches_of_different_codecs(tmp_path):
+    a = write_token_cache(tmp_path / "a", [("x.wav", torch.zeros(2, 5, dtype=torch.long), {})], frame_rate=10,
+                          sample_rate=8000, cardinality=16)
+    b = write_token_cache(tmp_path / "b", [("y.wav", torch.zeros(3, 5, dtype=torch.long), {})], frame_rate=10,
+                          sample_rate=8000, cardinality=16)
+    with pytest.raises(ConfigError, match="num_codebooks"):
+        merge_token_caches(tmp_path / "m", [a, b])
+    assert not (tmp_path / "m" / "index.json").exists()
+
+
+def test_cli_cache_reports_when_nothing_could_be_encoded(tmp_path, capsys):
+    from tonecraft.cli import main
+    from tonecraft.data.manifest import write_manifest
+
+    missing = [AudioMeta(str(tmp_path / f"gone{i}.wav"), 1.0, 8000, 1) for i in range(30)]
+    write_manifest(tmp_path / "m.jsonl", missing)
+    from tonecraft.codec.configs import CodecConfig
+    from tonecraft.codec.model import Codec
+
+    Codec(CodecConfig(sample_rate=8000, channels=1, dimension=8, n_filters=4, ratios=[4, 4], n_q=2, bins=16,
+                      lstm_layers=1, kmeans_init=False)).save_pretrained(tmp_path / "codec")
+    code = main(["data", "cache", str(tmp_path / "m.jsonl"), "--codec", str(tmp_path / "codec"),
+                 "-o", str(tmp_path / "c"), "-q"])
+    err = capsys.readouterr().err
+    assert code != 0 and "none of its 30 files could be encoded" in err
+    listed = [line for line in err.splitlines() if line.startswith("  ") and "gone" in line]
+    assert len(listed) == 20 and "... and 10 more" in err

@@ -1,7 +1,8 @@
 """`tonecraft data ...`: dataset tools.
 
     tonecraft data index DIR -o manifest.jsonl[.gz] [--workers N] [--relative]
-    tonecraft data cache MANIFEST -o CACHE_DIR --codec NAME_OR_DIR [--device cpu]
+    tonecraft data cache MANIFEST -o CACHE_DIR --codec NAME_OR_DIR [--device cpu] [--shard K/N]
+    tonecraft data merge CACHE_DIR SHARD_DIR ...       (shards encoded side by side, merged in order)
 """
 from __future__ import annotations
 
@@ -32,8 +33,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ca.add_argument("--codec", required=True, help="codec name or saved codec folder")
     ca.add_argument("--device", default="cpu")
     ca.add_argument("--chunk", type=float, default=30.0, help="encode in chunks of this many seconds")
+    ca.add_argument("--shard", default=None, metavar="K/N",
+                    help="encode only the K-th of N contiguous slices of the manifest (K from 0), to run N "
+                         "processes side by side; join them with `tonecraft data merge`")
     ca.add_argument("-q", "--quiet", action="store_true")
+
+    me = sub.add_parser("merge", help="concatenate token caches of the same codec (e.g. shards) into one")
+    me.add_argument("output", help="cache folder to write")
+    me.add_argument("caches", nargs="+", help="caches to join, in order")
     p.set_defaults(_data_parser=p)
+
+
+_REPORT_LINES = 20  # failures listed one per line; the rest are counted
 
 
 def _report(failures, out=None) -> None:
@@ -41,8 +52,10 @@ def _report(failures, out=None) -> None:
         return
     out = out or sys.stderr
     print(f"skipped {len(failures)} file(s):", file=out)
-    for f in failures:
+    for f in failures[:_REPORT_LINES]:
         print(f"  {f.path}: {f.reason}", file=out)
+    if len(failures) > _REPORT_LINES:
+        print(f"  ... and {len(failures) - _REPORT_LINES} more", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_index(args)
     if cmd == "cache":
         return _run_cache(args)
+    if cmd == "merge":
+        return _run_merge(args)
     args._data_parser.print_help()
     return 2
 
@@ -79,13 +94,30 @@ def _run_cache(args) -> int:
     from ..train.export import load_codec
 
     metas = read_manifest(args.manifest)
+    if args.shard:
+        from .token_cache import shard
+
+        metas = shard(metas, args.shard)
     codec = load_codec(args.codec, device=args.device)
     out, failures = build_token_cache(metas, codec, args.output, chunk_duration=args.chunk,
                                       device=args.device, progress=not args.quiet, codec_name=args.codec)
     from .token_cache import TokenCache
 
     cache = TokenCache(out)
+    if metas and not len(cache):
+        _report(failures)
+        raise TonecraftError(f"{args.manifest}: none of its {len(metas)} files could be encoded "
+                             "(relative paths are read from the manifest's folder)")
     print(f"wrote token cache {out}: {len(cache)} files, {cache.total_frames} frames x "
           f"{cache.num_codebooks} codebooks at {cache.frame_rate:g} Hz")
     _report(failures)
+    return 0
+
+
+def _run_merge(args) -> int:
+    from .token_cache import TokenCache, merge_token_caches
+
+    out = merge_token_caches(args.output, args.caches)
+    cache = TokenCache(out)
+    print(f"merged {len(args.caches)} caches into {out}: {len(cache)} files, {cache.total_frames} frames")
     return 0

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,50 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
         if os.path.exists(tmp_codes):
             os.unlink(tmp_codes)
     return out, failures
+
+
+def merge_token_caches(out_dir: str | os.PathLike, caches: Sequence[str | os.PathLike]) -> Path:
+    """Concatenate caches written with the same codec (e.g. shards encoded side by side with
+    `tonecraft data cache --shard K/N`) into one, items in the order given. Atomic like a build."""
+    if not caches:
+        raise ConfigError("merge needs at least one token cache")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    first, items, offset = None, [], 0
+    fd, tmp_codes = tempfile.mkstemp(prefix=".codes.", suffix=".bin", dir=out)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for c in caches:
+                cache = TokenCache(c)
+                idx = cache.index
+                if first is None:
+                    first = idx
+                for key in ("num_codebooks", "cardinality", "frame_rate", "sample_rate", "codec"):
+                    if idx.get(key) != first.get(key):
+                        raise ConfigError(f"{c}: {key} {idx.get(key)!r} differs from {first.get(key)!r} "
+                                          f"of {caches[0]}; only caches of the same codec can be merged")
+                items += [{**it, "offset": it["offset"] + offset} for it in idx["items"]]
+                with open(Path(c) / "codes.bin", "rb") as src:
+                    shutil.copyfileobj(src, f)
+                offset += int(idx["total_frames"])
+        os.replace(tmp_codes, out / "codes.bin")
+        _write_json_atomic(out / "index.json", {**first, "total_frames": offset, "items": items})
+    finally:
+        if os.path.exists(tmp_codes):
+            os.unlink(tmp_codes)
+    return out
+
+
+def shard(seq: Sequence, spec: str) -> Sequence:
+    """The K-th of N contiguous slices of `seq` for `spec` = "K/N" (K from 0): shards merged in order K=0..N-1
+    give back the whole sequence in its order."""
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise ConfigError(f"shard must look like K/N (e.g. 0/2), got {spec!r}") from None
+    if n < 1 or not 0 <= k < n:
+        raise ConfigError(f"shard {spec!r}: need 0 <= K < N")
+    return seq[k * len(seq) // n:(k + 1) * len(seq) // n]
 
 
 def _write_json_atomic(path: Path, obj) -> None:
