@@ -105,3 +105,13 @@ def test_pooled_prefix_valid_gain_and_export_roundtrip(tmp_path):
     ft = _trainer(cache, tmp_path / "ft", model={"init_from": str(export)}, run={"steps": 1})
     assert ft.module.conditioner.pooled
     assert_states_equal(module_states(tr), module_states(ft))
+
+
+def test_pooled_prefix_needs_cross_attention(tmp_path):
+    from tonecraft.errors import ConfigError
+
+    cache = token_cache(tmp_path / "cache")
+    with pytest.raises(ConfigError, match="pooled_prefix needs an LM with cross-attention"):
+        _trainer(cache, tmp_path / "run", conditioner={"pooled_prefix": True},
+                 model={"params": {"card": 16, "dim": 32, "num_heads": 2, "num_layers": 2,
+                                   "cross_attention": False}})

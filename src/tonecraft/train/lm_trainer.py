@@ -69,6 +69,9 @@ class LMTrainModule(nn.Module):
 
     def __init__(self, lm: LMModel, conditioner: nn.Module | None):
         super().__init__()
+        if getattr(conditioner, "pooled", False) and not lm.cfg.cross_attention:
+            raise ConfigError("conditioner.pooled_prefix needs an LM with cross-attention (the text tokens are "
+                              "its cross-attention source, the pooled vector its prefix)")
         self.lm = lm
         self.conditioner = conditioner
 
@@ -79,7 +82,7 @@ class LMTrainModule(nn.Module):
             if self.lm.cfg.cross_attention:
                 cross, prefix = emb, pooled
             else:
-                prefix = emb if pooled is None else torch.cat([pooled, emb], dim=1)
+                prefix = emb
         return self.lm(seq, cross=cross, prefix=prefix)
 
 
