@@ -45,7 +45,7 @@ def codec_metrics(codec, manifest: str, limit: int) -> dict:
 
 
 @torch.no_grad()
-def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4) -> dict:
+def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: float = 2.0) -> dict:
     from tonecraft.data.token_cache import TokenDataset, collate_tokens
     from tonecraft.lm.patterns import get_pattern
     from tonecraft.train.export import load_lm_export
@@ -71,7 +71,11 @@ def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4) -> dict:
             logits, valid = pattern.revert_logits(logits, fill=0.0)
             mask = valid[None] & frame_mask[:, None, :]
             loss, per_k = codebook_cross_entropy(logits, codes, mask)
-            vals = {"ce": loss.item(), **{f"ce_q{k + 1}": v.item() for k, v in enumerate(per_k)}}
+            # the opening frames: where a generation from scratch has only the prompt to go on
+            head = mask & (torch.arange(T) < int(round(head_s * ds.cache.frame_rate)))[None, None, :]
+            head_loss, _ = codebook_cross_entropy(logits, codes, head)
+            vals = {"ce": loss.item(), **{f"ce_q{k + 1}": v.item() for k, v in enumerate(per_k)},
+                    f"ce_first_{head_s:g}s": head_loss.item()}
             for k, v in vals.items():
                 tot[k] = tot.get(k, 0.0) + v * B
             n += B
@@ -104,9 +108,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "src/tonecraft/assets/default"))
     p.add_argument("--test-manifest", default="/root/tonecraft-data/corpus-v1/test.jsonl")
-    p.add_argument("--test-cache", default="/root/tonecraft-data/tokens/default/test")
+    p.add_argument("--test-cache", default="/root/tonecraft-data/tokens/v2/test")
     p.add_argument("--codec-clips", type=int, default=40)
-    p.add_argument("--lm-items", type=int, default=40)
+    p.add_argument("--lm-items", type=int, default=144)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--prompt", default="Upbeat lively Irish folk reel played on fiddle in D major, 120 bpm, 4/4 time")
