@@ -6,7 +6,9 @@
 # Environment (all optional):
 #   DATA=~/tonecraft-data     where the corpus, token caches and runs go (outside the work tree)
 #   HOURS=20                  corpus size (7,200 x 10 s clips for 20 h)
-#   CODEC_STEPS=... LM_STEPS=...   training steps (defaults: what the shipped model got)
+#   CODEC_STEPS=... CODEC_FINAL_STEPS=... LM_STEPS=...   training steps (defaults: the shipped model's schedule;
+#                             its LM run was stopped by wall time before LM_STEPS, see the model card)
+#   CFG_COEF=3.0              guidance scale stored as the packaged model's default
 #   CODEC_MINUTES / LM_MINUTES     optional wall-clock caps: the run is stopped (SIGTERM saves a checkpoint)
 #                                  and exported at that point; resume later with `tonecraft train X --resume RUN`
 #   THREADS=1                 torch threads per process (1 is fastest on a busy 2-core machine)
@@ -22,8 +24,11 @@ CORPUS=${CORPUS:-$DATA/corpus-v1}
 CODEC_RUN=${CODEC_RUN:-$DATA/runs/default_codec}
 LM_RUN=${LM_RUN:-$DATA/runs/default_lm}
 TOKENS=${TOKENS:-$DATA/tokens/default}
-CODEC_STEPS=${CODEC_STEPS:-1000}
-LM_STEPS=${LM_STEPS:-1854}
+CODEC_STEPS=${CODEC_STEPS:-4000}
+CODEC_FINAL_STEPS=${CODEC_FINAL_STEPS:-4700}
+CODEC_FINAL_LR=${CODEC_FINAL_LR:-1.5e-4}
+LM_STEPS=${LM_STEPS:-3500}
+CFG_COEF=${CFG_COEF:-3.0}
 NPROC=${NPROC:-2}
 OUT=${OUT:-src/tonecraft/assets/default}
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -39,9 +44,10 @@ if [[ ! -f "$CORPUS/train.jsonl" || ! -f "$CORPUS/test.jsonl" ]]; then
   $TC corpus music --out "$CORPUS" --hours "$HOURS" --clip-seconds 10 --seed 0 --workers "${WORKERS:-2}"
 fi
 
-# 2. codec
+# 2. codec: CODEC_STEPS at the config's lr, then up to CODEC_FINAL_STEPS at CODEC_FINAL_LR (a step decay)
 run_capped "${CODEC_MINUTES:-}" $TC train codec -c configs/default_codec.yaml $(resume_flag "$CODEC_RUN") \
   run.out_dir="$CODEC_RUN" run.steps="$CODEC_STEPS" data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
+$TC train codec --resume "$CODEC_RUN" run.steps="$CODEC_FINAL_STEPS" optim.lr="$CODEC_FINAL_LR"
 $TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
 
 # 3. token caches (train / valid / test splits are held out by piece); the train split is encoded in
@@ -67,7 +73,7 @@ run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_p
 $TC train export "$LM_RUN" -o "$LM_RUN/export"
 
 # 5. package + measure
-$PY scripts/package_default.py --lm "$LM_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT"
+$PY scripts/package_default.py --lm "$LM_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF"
 $PY scripts/eval_default_metrics.py --model "$OUT" --test-manifest "$CORPUS/test.jsonl" --test-cache "$TOKENS/test" \
   -o "$DATA/runs/default_metrics.json"
 echo "default model written to $OUT (metrics: $DATA/runs/default_metrics.json); update $OUT/MODEL_CARD.md"

@@ -1,4 +1,6 @@
 """YAML <-> dataclass configs, overrides, atomic checkpoints, schedule."""
+import pathlib
+
 import pytest
 import torch
 
@@ -99,3 +101,12 @@ def test_example_configs_parse(name):
         CodecConfig.from_dict({**base, **cfg.model.params})
     elif cfg.model.preset:
         LMConfig.from_dict({**preset(cfg.model.preset).to_dict(), **cfg.model.params})
+
+
+@pytest.mark.parametrize("path", sorted((pathlib.Path(__file__).resolve().parents[2] / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_configs_parse(path):
+    """Every config in configs/ loads into its trainer's dataclasses (unknown keys would be errors)."""
+    cls = LMTrainConfig if "conditioner" in path.read_text() else CodecTrainConfig
+    cfg = load_config(cls, path)
+    assert cfg.run.steps > 0 and cfg.optim.lr > 0
