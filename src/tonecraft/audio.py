@@ -174,6 +174,18 @@ def save_audio(
     return path
 
 
+def _loudness_db(wav: torch.Tensor, sample_rate: int) -> float:
+    """Integrated loudness of [C, T] audio in LUFS; where BS.1770 cannot measure (shorter than one 0.4 s
+    gating block, more than 5 channels) the RMS level in dBFS. -inf for silence."""
+    import pyloudnorm  # lazy: pulls in scipy.signal (~0.6 s), only needed here
+
+    try:
+        return pyloudnorm.Meter(sample_rate).integrated_loudness(wav.detach().cpu().double().numpy().T)
+    except ValueError:
+        rms = wav.pow(2).mean().sqrt().item()
+        return 20 * np.log10(rms) if rms >= 1e-8 else -np.inf
+
+
 def normalize_audio(
     wav: torch.Tensor,
     strategy: str = "peak",
@@ -200,15 +212,7 @@ def normalize_audio(
     if strategy == "loudness":
         if sample_rate is None:
             raise AudioError("'loudness' normalisation needs the sample rate (sample_rate=...)")
-        import pyloudnorm  # lazy: pulls in scipy.signal (~0.6 s), only needed here
-
-        try:
-            level = pyloudnorm.Meter(sample_rate).integrated_loudness(wav.detach().cpu().double().numpy().T)
-        except ValueError:  # shorter than one 0.4 s gating block, or more than 5 channels
-            level = float("nan")
-        if np.isnan(level):
-            rms = wav.pow(2).mean().sqrt()
-            level = 20 * np.log10(rms.item()) if rms >= 1e-8 else -np.inf
+        level = _loudness_db(wav, sample_rate)
         if np.isneginf(level):
             return wav
         return torch.tanh(wav * float(10 ** ((-loudness_headroom_db - level) / 20)))

@@ -265,12 +265,11 @@ class LMTrainer(Trainer):
             batches = batches[:limit]
         for chunk in batches:
             codes, frame_mask, infos = collate_tokens([self.valid_set[i] for i in chunk])
-            loss, per_k = self.compute_loss(module, codes.to(self.device), frame_mask.to(self.device),
-                                            self.texts(infos))
+            codes, frame_mask = codes.to(self.device), frame_mask.to(self.device)
+            loss, per_k = self.compute_loss(module, codes, frame_mask, self.texts(infos))
             vals = {"ce": loss.item(), **{f"ce_q{k + 1}": v.item() for k, v in enumerate(per_k)}}
             if module.conditioner is not None:  # how much the text helps: the number prompt adherence rests on
-                null_loss, _ = self.compute_loss(module, codes.to(self.device), frame_mask.to(self.device),
-                                                 [None] * len(chunk))
+                null_loss, _ = self.compute_loss(module, codes, frame_mask, [None] * len(chunk))
                 vals["ce_null"] = null_loss.item()
             for k, v in vals.items():
                 tot[k] = tot.get(k, 0.0) + v * len(chunk)
