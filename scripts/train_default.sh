@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Reproduce tonecraft's default model from scratch, offline, on CPU (`make train-default`):
-#   render corpus -> train codec -> export -> token caches -> train LM (MiniLM text) -> export -> package
-#   into src/tonecraft/assets/default -> measure (scripts/eval_default_metrics.py).
+#   render corpus -> train codec -> export -> token caches -> train LM (MiniLM text) -> fine-tune it with the
+#   tempo embedding -> export -> package into src/tonecraft/assets/default -> measure
+#   (scripts/eval_default_metrics.py).
 #
 # Environment (all optional):
 #   DATA=~/tonecraft-data     where the corpus, token caches and runs go (outside the work tree)
 #   HOURS=20                  corpus size (7,200 x 10 s clips for 20 h)
-#   CODEC_STEPS=... CODEC_FINAL_STEPS=... LM_STEPS=...   training steps (defaults: the shipped model's schedule;
-#                             its LM run was stopped by wall time before LM_STEPS, see the model card)
+#   CODEC_STEPS=... CODEC_FINAL_STEPS=... LM_STEPS=... LM_TEMPO_STEPS=...   training steps (defaults: the
+#                             shipped model's schedule; its stage-1 LM run was stopped by wall time before
+#                             LM_STEPS, see the model card)
 #   CFG_COEF=3.0              guidance scale stored as the packaged model's default
-#   CODEC_MINUTES / LM_MINUTES     optional wall-clock caps: the run is stopped (SIGTERM saves a checkpoint)
+#   CODEC_MINUTES / LM_MINUTES / LM_TEMPO_MINUTES   optional wall-clock caps: the run is stopped (SIGTERM saves a checkpoint)
 #                                  and exported at that point; resume later with `tonecraft train X --resume RUN`
 #   THREADS=1                 torch threads per process (1 is fastest on a busy 2-core machine)
 #   NPROC=2                   processes for the token cache shards and the LM's torchrun ranks
@@ -23,11 +25,13 @@ HOURS=${HOURS:-20}
 CORPUS=${CORPUS:-$DATA/corpus-v1}
 CODEC_RUN=${CODEC_RUN:-$DATA/runs/default_codec}
 LM_RUN=${LM_RUN:-$DATA/runs/default_lm}
+LM_TEMPO_RUN=${LM_TEMPO_RUN:-$DATA/runs/default_lm_tempo}
 TOKENS=${TOKENS:-$DATA/tokens/default}
 CODEC_STEPS=${CODEC_STEPS:-4000}
 CODEC_FINAL_STEPS=${CODEC_FINAL_STEPS:-4700}
 CODEC_FINAL_LR=${CODEC_FINAL_LR:-1.5e-4}
 LM_STEPS=${LM_STEPS:-3500}
+LM_TEMPO_STEPS=${LM_TEMPO_STEPS:-3400}
 CFG_COEF=${CFG_COEF:-3.0}
 NPROC=${NPROC:-2}
 OUT=${OUT:-src/tonecraft/assets/default}
@@ -65,15 +69,21 @@ if [[ ! -f "$TOKENS/train/index.json" ]]; then
   $TC data merge "$TOKENS/train" "${shards[@]}"
 fi
 
-# 4. LM: NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch
+# 4. LM stage 1: NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch
 run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m tonecraft.cli \
   train lm -c configs/default_lm.yaml $(resume_flag "$LM_RUN") \
   run.out_dir="$LM_RUN" run.steps="$LM_STEPS" data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" \
   data.codec="$CODEC_RUN/export"
-$TC train export "$LM_RUN" -o "$LM_RUN/export"
 
-# 5. package + measure
-$PY scripts/package_default.py --lm "$LM_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF"
+# 5. LM stage 2: fine-tune from the stage-1 checkpoint with the tempo embedding (bpm read from each caption)
+run_capped "${LM_TEMPO_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" \
+  -m tonecraft.cli train lm -c configs/default_lm_tempo.yaml $(resume_flag "$LM_TEMPO_RUN") \
+  model.init_from="$LM_RUN/checkpoint.pt" run.out_dir="$LM_TEMPO_RUN" run.steps="$LM_TEMPO_STEPS" \
+  data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" data.codec="$CODEC_RUN/export"
+$TC train export "$LM_TEMPO_RUN" -o "$LM_TEMPO_RUN/export"
+
+# 6. package + measure
+$PY scripts/package_default.py --lm "$LM_TEMPO_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF"
 $PY scripts/eval_default_metrics.py --model "$OUT" --test-manifest "$CORPUS/test.jsonl" --test-cache "$TOKENS/test" \
   -o "$DATA/runs/default_metrics.json"
 echo "default model written to $OUT (metrics: $DATA/runs/default_metrics.json); update $OUT/MODEL_CARD.md"

@@ -141,7 +141,9 @@ def test_tempo_summary_and_estimate():
     s = tempo_summary([100, 205, 150, 60, 0], [100, 100, 100, 100, 100])
     assert s["n"] == 5 and s["median_abs_error_bpm"] == 50
     assert s["within_8pct"] == 0.2 and s["within_8pct_octave"] == 0.4 and s["within_8pct_metrical"] == 0.6
-    assert s["no_beat"] == 1
+    assert s["no_beat"] == 1 and "spearman_r" not in s  # constant reference: no correlation
+    ranks = tempo_summary([70, 0, 100, 140, 190], [60, 90, 120, 80, 200])
+    assert ranks["spearman_r"] == pytest.approx(0.8)  # rank order of the four clips with a beat: one swap
     pytest.importorskip("librosa")
     from tonecraft.eval.tempo import estimate_bpm
 

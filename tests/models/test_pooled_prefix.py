@@ -1,5 +1,6 @@
 """A MusicGen whose text conditioner adds a pooled prefix position (tonecraft's default model): generation
 must feed the LM exactly what training feeds it (prefix + cross-attention, zero prefix for the null text)."""
+import pytest
 import torch
 
 from helpers_generation import tiny_codec, tiny_lm
@@ -10,11 +11,13 @@ from tonecraft.train.lm_trainer import LMTrainModule
 from tonecraft.train.text import HashTextEncoder
 
 
-def _model(seed: int = 0) -> MusicGen:
+def _model(seed: int = 0, tempo: bool = False) -> MusicGen:
     torch.manual_seed(seed)
-    cond = TextConditioner(HashTextEncoder(dim=16, vocab=64), output_dim=32, pooled=True)
+    cond = TextConditioner(HashTextEncoder(dim=16, vocab=64), output_dim=32, pooled=True, tempo=tempo)
     with torch.no_grad():
         cond.pooled_proj.weight.mul_(20)  # make the prefix matter for a random LM
+        if tempo:
+            torch.nn.init.normal_(cond.tempo_proj.proj.weight, std=20.0)
     return MusicGen("tiny-pooled", tiny_codec(), tiny_lm(), cond, max_duration=1.0)
 
 
@@ -31,8 +34,9 @@ def _teacher_forced_greedy(model: MusicGen, codes: torch.Tensor, text: str, cfg_
     return logits.argmax(-1), seq[..., 1:], mask[:, 1:]
 
 
-def test_generation_matches_training_forward():
-    model = _model()
+@pytest.mark.parametrize("tempo", [False, True])
+def test_generation_matches_training_forward(tempo):
+    model = _model(tempo=tempo)
     model.set_generation_params(duration=0.4, use_sampling=False, cfg_coef=3.0)
     _, codes = model.generate(["slow church organ"], return_tokens=True)
     choice, target, valid = _teacher_forced_greedy(model, codes, "slow church organ", 3.0)
@@ -53,3 +57,15 @@ def test_prefix_is_used_and_unconditional_is_null_text():
     _, u = model.generate_unconditional(2, return_tokens=True, seed=3)
     _, n = model.generate([None, ""], return_tokens=True, seed=3)
     assert torch.equal(u, n)
+
+
+def test_tempo_changes_generation():
+    model = _model(tempo=True)
+    model.set_generation_params(duration=0.4, use_sampling=False, cfg_coef=3.0)
+    _, slow = model.generate(["church organ, 60 bpm"], return_tokens=True)
+    _, fast = model.generate(["church organ, 180 bpm"], return_tokens=True)
+    with torch.no_grad():
+        model.conditioner.tempo_proj.proj.weight.zero_()
+    _, slow0 = model.generate(["church organ, 60 bpm"], return_tokens=True)
+    assert not torch.equal(slow, fast)
+    assert not torch.equal(slow, slow0)

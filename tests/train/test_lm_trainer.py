@@ -107,6 +107,27 @@ def test_pooled_prefix_valid_gain_and_export_roundtrip(tmp_path):
     assert_states_equal(module_states(tr), module_states(ft))
 
 
+def test_finetune_adds_tempo_embedding_that_learns_and_exports(tmp_path):
+    from tonecraft.train.export import load_lm_export
+
+    cache = token_cache(tmp_path / "cache", n_items=4, description="song number {i} at {bpm} bpm")
+    base = _trainer(cache, tmp_path / "run", run={"steps": 2}, conditioner={"pooled_prefix": True})
+    base.fit()
+    ft = _trainer(cache, tmp_path / "ft", model={"init_from": str(tmp_path / "run" / "checkpoint.pt")},
+                  conditioner={"pooled_prefix": True, "tempo": True}, run={"steps": 8})
+    start = module_states(ft)
+    assert start["model.conditioner.tempo_proj.proj.weight"].abs().sum() == 0  # step 0 == the base model
+    assert_states_equal({k: v for k, v in start.items() if "tempo_proj" not in k}, module_states(base))
+    ft.fit()
+    assert ft.module.conditioner.tempo_proj.proj.weight.abs().sum() > 0  # the bpm in the captions is learned
+    export = tmp_path / "ft" / "export"
+    assert json.loads((export / "config.json").read_text())["conditioner"]["tempo"] is True
+    _lm, cond, cond_cfg, _ = load_lm_export(export)
+    assert cond_cfg.tempo and cond.tempo
+    final = module_states(ft)
+    assert torch.equal(cond.tempo_proj.proj.weight, final["model.conditioner.tempo_proj.proj.weight"])
+
+
 def test_pooled_prefix_needs_cross_attention(tmp_path):
     from tonecraft.errors import ConfigError
 

@@ -14,15 +14,17 @@ from tonecraft.data.token_cache import write_token_cache
 REPO = Path(__file__).resolve().parents[2]
 
 
-def token_cache(path, n_items: int = 3, frames: int = 40, card: int = 16, n_q: int = 4, seed: int = 0):
-    """Deterministic, learnable token streams with descriptions."""
+def token_cache(path, n_items: int = 3, frames: int = 40, card: int = 16, n_q: int = 4, seed: int = 0,
+                description: str = "song number {i}"):
+    """Deterministic, learnable token streams with descriptions (`description` formatted with i, bpm)."""
     g = torch.Generator().manual_seed(seed)
     entries = []
     for i in range(n_items):
         step = torch.randint(1, card, (n_q, 1), generator=g)
         codes = (torch.arange(frames)[None] * step + i) % card
-        entries.append((f"item{i}.wav", codes, {"description": f"song number {i}", "genre": ["rock", "jazz"][i % 2],
-                                                "bpm": 100 + i}))
+        bpm = 100 + 20 * i
+        info = {"description": description.format(i=i, bpm=bpm), "genre": ["rock", "jazz"][i % 2], "bpm": bpm}
+        entries.append((f"item{i}.wav", codes, info))
     return write_token_cache(path, entries, frame_rate=10, sample_rate=8000, cardinality=card)
 
 

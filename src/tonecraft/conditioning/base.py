@@ -14,6 +14,10 @@ text: the masked mean of the encoder states (the sentence embedding a sentence e
 trained to produce) through its own projection `pooled_proj`. The LM gets it as a one-position prefix, a
 direct global path to the text that a small LM trained briefly learns to use far sooner than cross-attention.
 The null condition's pooled vector is zero.
+
+With `tempo=True` (needs `pooled`) a learned embedding of the bpm the text asks for (`conditioning/tempo.py`)
+is added to that pooled vector: `tokenize` reads the bpm from the text before word dropout, so the number is
+never lost to augmentation.
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
+
+from .tempo import TempoEmbedding, bpm_tensor
 
 TextInputs = dict[str, torch.Tensor]
 
@@ -48,17 +54,33 @@ class TextEncoder(ABC):
 class TextConditioner(nn.Module):
     """Frozen `encoder` + `output_proj: Linear(encoder.dim -> output_dim, bias=True)`."""
 
-    def __init__(self, encoder: TextEncoder, output_dim: int, word_dropout: float = 0.0, pooled: bool = False):
+    def __init__(self, encoder: TextEncoder, output_dim: int, word_dropout: float = 0.0, pooled: bool = False,
+                 tempo: bool = False):
         super().__init__()
+        if tempo and not pooled:
+            raise ValueError("the tempo embedding is added to the pooled prefix: tempo needs pooled=True")
         self.__dict__["encoder"] = encoder  # not a submodule: frozen, not saved, not trained
         self.output_dim = output_dim
         self.word_dropout = word_dropout
         self.output_proj = nn.Linear(encoder.dim, output_dim, bias=True)
         self.pooled_proj = nn.Linear(encoder.dim, output_dim, bias=True) if pooled else None
+        self.tempo_proj = TempoEmbedding(output_dim) if tempo else None
 
     @property
     def pooled(self) -> bool:
         return self.pooled_proj is not None
+
+    @property
+    def tempo(self) -> bool:
+        return self.tempo_proj is not None
+
+    def add_tempo(self) -> None:
+        """Give a trained pooled conditioner a (zero-initialised) tempo embedding, for fine-tuning."""
+        if not self.pooled:
+            raise ValueError("the tempo embedding is added to the pooled prefix: tempo needs pooled=True")
+        if self.tempo_proj is None:
+            w = self.pooled_proj.weight
+            self.tempo_proj = TempoEmbedding(self.output_dim).to(device=w.device, dtype=w.dtype)
 
     @property
     def device(self) -> torch.device:
@@ -83,6 +105,8 @@ class TextConditioner(nn.Module):
         empty = torch.tensor([t == "" for t in clean], dtype=torch.bool)
         inputs["attention_mask"] = inputs["attention_mask"].clone()
         inputs["attention_mask"][empty] = 0
+        if self.tempo_proj is not None:
+            inputs["bpm"] = bpm_tensor(texts)  # from the text before word dropout
         return {k: v.to(self.device) for k, v in inputs.items()}
 
     def forward(self, inputs: TextInputs) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,7 +125,10 @@ class TextConditioner(nn.Module):
         if self.pooled_proj is not None:
             count = m.sum(1, keepdim=True)  # [B,1,1]
             mean = (hidden * m).sum(1, keepdim=True) / count.clamp(min=1)
-            pooled = self.pooled_proj(mean) * (count > 0).to(hidden.dtype)  # null rows stay exactly zero
+            pooled = self.pooled_proj(mean)
+            if self.tempo_proj is not None:
+                pooled = pooled + self.tempo_proj(inputs["bpm"].to(self.device))
+            pooled = pooled * (count > 0).to(hidden.dtype)  # null rows stay exactly zero
         return emb, mask, pooled
 
     def condition(self, texts: list[str | None]) -> tuple[torch.Tensor, torch.Tensor]:

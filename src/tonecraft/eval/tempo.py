@@ -5,6 +5,8 @@ finds twice, half, or 3/2 of it. Three shares are reported:
 - `within_8pct`: |estimate - bpm| <= 8 % of bpm;
 - `within_8pct_octave`: the same, also accepting estimate x 2 or x 1/2 (octave errors);
 - `within_8pct_metrical`: also accepting x 3, x 1/3, x 3/2, x 2/3 (compound-meter levels; MIREX-style).
+`spearman_r` (rank correlation of estimate and bpm, clips with a beat) asks the looser question: do faster
+prompts give faster music at all, whatever the metrical level the tracker locks on to?
 """
 from __future__ import annotations
 
@@ -55,4 +57,14 @@ def tempo_summary(estimates, references, tol: float = 0.08) -> dict:
         "within_8pct_metrical": float(np.mean([_within(e, r, tol, METRICAL_FACTORS) for e, r in zip(est, ref)])),
         "no_beat": int(np.sum(est <= 0)),
         "tolerance": tol,
+        **_rank_correlation(est[est > 0], ref[est > 0]),
     }
+
+
+def _rank_correlation(est: np.ndarray, ref: np.ndarray) -> dict:
+    if est.size < 3 or np.ptp(est) == 0 or np.ptp(ref) == 0:
+        return {}
+    from scipy.stats import spearmanr
+
+    r = spearmanr(est, ref)
+    return {"spearman_r": float(r.statistic), "spearman_p": float(r.pvalue)}

@@ -30,7 +30,7 @@ from .text import ConditionerConfig, build_conditioner
 LM_FORMAT = "tonecraft-lm"
 LM_VERSION = 1
 COND_PREFIX = "condition_provider.conditioners.{}."
-COND_PARTS = ("output_proj.", "pooled_proj.")  # trained parts of a text conditioner
+COND_PARTS = ("output_proj.", "pooled_proj.", "tempo_proj.")  # trained parts of a text conditioner
 
 
 def _cond_cfg_from_dict(d: dict) -> ConditionerConfig:
@@ -141,10 +141,10 @@ def load_lm_for_finetune(spec: str, cond_cfg: ConditionerConfig):
         old_cond = _cond_cfg_from_dict(extra["conditioner"])
         conditioner = build_conditioner(old_cond, lm.cfg.dim)
         LMTrainModule(lm, conditioner).load_state_dict(state["modules"]["model"])
-        return lm, conditioner, _merge_cond(cond_cfg, old_cond)
+        return lm, *_with_new_parts(conditioner, _merge_cond(cond_cfg, old_cond))
     if is_lm_export(p):
         lm, conditioner, old_cond, _ = load_lm_export(p)
-        return lm, conditioner, _merge_cond(cond_cfg, old_cond)
+        return lm, *_with_new_parts(conditioner, _merge_cond(cond_cfg, old_cond))
     return _load_pretrained_lm(spec, cond_cfg)
 
 
@@ -152,7 +152,15 @@ def _merge_cond(new: ConditionerConfig, old: ConditionerConfig) -> ConditionerCo
     d = asdict(old)
     for k in ("cfg_dropout", "attribute_dropout", "word_dropout"):
         d[k] = getattr(new, k)
+    d["tempo"] = old.tempo or new.tempo  # a fine-tune may add the tempo embedding, never drop a trained one
     return ConditionerConfig(**d)
+
+
+def _with_new_parts(conditioner, cond_cfg: ConditionerConfig):
+    """Add the parts a fine-tune config asks for that the loaded model lacks (zero-initialised)."""
+    if cond_cfg.tempo and conditioner is not None and not conditioner.tempo:
+        conditioner.add_tempo()
+    return conditioner, cond_cfg
 
 
 def _load_pretrained_lm(spec: str, cond_cfg: ConditionerConfig):

@@ -29,6 +29,7 @@ class ConditionerConfig:
     vocab: int = 1024  # hash: number of word buckets
     word_dropout: float = 0.0  # T5 word dropout (0.3 text2music)
     pooled_prefix: bool = False  # also prepend the projected mean-pooled text embedding (one LM position)
+    tempo: bool = False  # add an embedding of the bpm the text asks for to that prefix (needs pooled_prefix)
     cfg_dropout: float = 0.0  # whole-batch condition dropout for classifier-free guidance (0.3 text2music)
     attribute_dropout: dict[str, float] = field(default_factory=dict)  # per-attribute, per-batch
 
@@ -39,6 +40,8 @@ class ConditionerConfig:
                         *self.attribute_dropout.items()]:
             if not 0 <= p <= 1:
                 raise ConfigError(f"conditioner dropout {name}={p} must be in [0, 1]")
+        if self.tempo and not self.pooled_prefix:
+            raise ConfigError("conditioner.tempo adds to the pooled prefix: it needs conditioner.pooled_prefix")
 
 
 def _bucket(word: str, vocab: int) -> int:
@@ -82,14 +85,15 @@ def build_conditioner(cfg: ConditionerConfig, output_dim: int, text_encoder: Tex
         return None
     if cfg.kind == "hash":
         return TextConditioner(HashTextEncoder(cfg.dim, cfg.vocab), output_dim, word_dropout=cfg.word_dropout,
-                               pooled=cfg.pooled_prefix)
+                               pooled=cfg.pooled_prefix, tempo=cfg.tempo)
     if cfg.kind == "minilm":
         if text_encoder is None:
             from ..conditioning.minilm import MINILM_NAME, MiniLMEncoder
 
             # the T5 default name means "not set": use the packaged weights
             text_encoder = MiniLMEncoder.from_pretrained(None if cfg.name in ("t5-base", MINILM_NAME) else cfg.name)
-        return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout, pooled=cfg.pooled_prefix)
+        return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout, pooled=cfg.pooled_prefix,
+                           tempo=cfg.tempo)
     from ..conditioning.t5 import T5Encoder
     from ..errors import TonecraftError
 
@@ -105,7 +109,8 @@ def build_conditioner(cfg: ConditionerConfig, output_dim: int, text_encoder: Tex
             if loaded.conditioner is None:
                 raise
             text_encoder = loaded.conditioner.encoder
-    return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout, pooled=cfg.pooled_prefix)
+    return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout, pooled=cfg.pooled_prefix,
+                           tempo=cfg.tempo)
 
 
 def apply_condition_dropout(texts: list[str | None], cfg: ConditionerConfig, generator: torch.Generator
