@@ -152,6 +152,21 @@ def test_tempo_summary_and_estimate():
     assert estimate_bpm(np.zeros(SR, np.float32), SR) == 0.0
 
 
+@pytest.mark.parametrize("description, word, prompt", [
+    ("A fast lively reel in D major played on fiddle, 113 bpm, in a small room", "slow",
+     "A slow lively reel in D major played on fiddle, in a small room"),
+    ("Accordion plays softly an upbeat Irish hornpipe in G major at 76 bpm in 2/4 time", "fast",
+     "Fast accordion plays softly an Irish hornpipe in G major in 2/4 time"),
+    ("Moderate pensive soul groove with choir in Bb minor, 90 bpm", "slow", "Slow pensive soul groove with choir in Bb minor"),
+])
+def test_tempo_word_prompt_replaces_the_tempo(description, word, prompt):
+    from tonecraft.conditioning.tempo import parse_bpm
+    from tonecraft.eval.runner import tempo_word_prompt
+
+    assert tempo_word_prompt(description, word) == prompt
+    assert parse_bpm(prompt) == parse_bpm(word)  # only the new word tells the tempo
+
+
 def test_end_to_end_tiny_random(tmp_path):
     pytest.importorskip("librosa")
     from tonecraft.eval.runner import EvalConfig, format_report, run, write_json
@@ -161,14 +176,17 @@ def test_end_to_end_tiny_random(tmp_path):
     corpus = _write_corpus(tmp_path / "corpus")
     model = save_tiny_random_model(tmp_path / "model")
     cfg = EvalConfig(corpus=str(corpus), model=str(model), n_clips=2, n_train=8, n_heldout=4, n_codec_clips=1,
-                     duration=1.0, batch_size=2, seed=0, min_class_count=2)
+                     duration=1.0, batch_size=2, seed=0, min_class_count=2, n_word_pairs=2)
     res = run(cfg)
     assert res["probe"]["real_heldout"]["family"]["n"] == 4
     assert set(res["probe"]["train"]["family"]["train_counts"]) == {"winds", "plucked"}
     assert res["probe"]["generated"]["tempo"]["n"] == 2 and res["generation"]["n"] == 2
     assert res["codec"]["codec"]["n"] == 1 and res["tempo"]["generated"]["n"] == 2
+    words = res["tempo_words"]
+    assert words["n_pairs"] == 2 and len(words["fast"]["estimated_bpm"]) == 2
+    assert all(p.startswith(("A slow", "Slow")) for p in words["slow"]["prompts"])
     text = format_report(res)
-    assert "Codec reconstruction" in text and "generated" in text
+    assert "Codec reconstruction" in text and "generated" in text and "Tempo words" in text
     out = write_json(tmp_path / "r.json", res)
     assert json.loads(out.read_text())["generation"]["n"] == 2
 

@@ -3,7 +3,9 @@
 1. codec: SI-SNR / mel / multi-scale mel of the codec round trip and of Opus at `opus_kbps` on held-out clips;
 2. probe: a linear classifier on LM-independent features (instrument family, tempo bucket), trained on real
    train-split clips, scored on real held-out clips (sanity) and on clips generated from held-out captions;
-3. tempo: librosa beat tracking on the same clips against the caption's bpm.
+3. tempo: librosa beat tracking on the same clips against the caption's bpm;
+4. tempo words (optional, `n_word_pairs`): held-out captions with their tempo removed, generated once as
+   "Slow ..." and once as "Fast ..." with the same seed; how often the fast one has the faster beat.
 Everything is seeded; `bench/eval_default.py` is the command line.
 """
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,7 @@ class EvalConfig:
     probe_domain: str = "auto"          # "codec": real clips go through the codec before the probe; "raw"; auto:
                                         # codec when a model/codec is loaded (generated audio is codec output)
     min_class_count: int = 10           # probe classes with fewer train clips are left out (train and scoring)
+    n_word_pairs: int = 0               # captions generated as a "Slow ..." / "Fast ..." pair (tempo words only)
 
 
 def _log(msg: str) -> None:
@@ -274,6 +278,37 @@ def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], lis
     return audio, done, info
 
 
+_BPM_PHRASE = re.compile(r",?\s*(?:at\s+)?\d{2,3}(?:\.\d+)?\s*bpm\b", re.IGNORECASE)
+_TEMPO_WORD = re.compile(r"\b(?:very\s+)?(?:slow|moderate|upbeat|fast|quick|brisk)\b\s*", re.IGNORECASE)
+
+
+def tempo_word_prompt(description: str, word: str) -> str:
+    """`description` without its bpm and tempo words, led by `word`: ("A fast reel on fiddle, 113 bpm, in a
+    small room", "slow") -> "A slow reel on fiddle, in a small room"."""
+    rest = _TEMPO_WORD.sub("", _BPM_PHRASE.sub("", description)).strip(" ,")
+    rest = re.sub(r"\ban (?=[^aeiouAEIOU])", "a ", re.sub(r"\s{2,}", " ", rest))
+    article = re.match(r"(?i)an? ", rest)
+    if article:
+        return f"A {word} {rest[article.end():]}"
+    return f"{word.capitalize()} {rest[:1].lower()}{rest[1:]}"
+
+
+def evaluate_tempo_words(model, clips, cfg: EvalConfig) -> dict:
+    """Generate each caption as a "Slow ..." and a "Fast ..." prompt (same seed), track both beats.
+    `fast_faster` is the share of pairs whose fast clip has the higher librosa tempo (chance 0.5)."""
+    from .tempo import estimate_bpm
+
+    out = {}
+    for word in ("slow", "fast"):
+        variants = [replace(c, description=tempo_word_prompt(c.description, word)) for c in clips]
+        audio, _, info = generate_clips(model, variants, cfg)
+        out[word] = {"prompts": [c.description for c in variants],
+                     "estimated_bpm": [estimate_bpm(w, model.sample_rate) for w in audio], "seconds": info["seconds"]}
+    slow, fast = np.array(out["slow"]["estimated_bpm"]), np.array(out["fast"]["estimated_bpm"])
+    return {"n_pairs": int(len(slow)), "fast_faster": float(np.mean(fast > slow)), "ties": int(np.sum(fast == slow)),
+            "median_bpm_slow": float(np.median(slow)), "median_bpm_fast": float(np.median(fast)), **out}
+
+
 # -- whole run -----------------------------------------------------------------------------------------------
 
 def run(cfg: EvalConfig) -> dict:
@@ -357,6 +392,10 @@ def run(cfg: EvalConfig) -> dict:
             {"caption_of": c.path, "description": c.description, "family": c.family, "tempo": c.tempo,
              "bpm": c.bpm, "estimated_bpm": b, **{f"predicted_{t}": pred[t][i] for t in pred}}
             for i, (c, b) in enumerate(zip(gen_clips, bpms))]
+    if model is not None and cfg.n_word_pairs > 0:
+        pairs = [held[i] for i in subset(list(range(len(held))), min(cfg.n_word_pairs, len(held)), cfg.seed + 2)]
+        _log(f"tempo words: {len(pairs)} captions as 'Slow ...' and 'Fast ...'")
+        res["tempo_words"] = evaluate_tempo_words(model, pairs, cfg)
     res["total_seconds"] = time.perf_counter() - t_start
     return res
 
@@ -406,12 +445,18 @@ def format_report(res: dict) -> str:
     t = res.get("tempo", {})
     if t:
         lines.append("Tempo (librosa beat_track vs caption bpm)")
-        lines.append(f"  {'clips':<19}{'n':>5}{'med|err| bpm':>14}{'+-8%':>7}{'octave':>8}{'metrical':>10}")
+        lines.append(f"  {'clips':<19}{'n':>5}{'med|err| bpm':>14}{'+-8%':>7}{'octave':>8}{'metrical':>10}"
+                     f"{'spearman':>10}")
         for where, s in t.items():
             if s.get("n"):
                 lines.append(f"  {where:<19}{s['n']:>5}{_f(s['median_abs_error_bpm'], '{:.1f}'):>14}"
                              f"{_f(s['within_8pct']):>7}{_f(s['within_8pct_octave']):>8}"
-                             f"{_f(s['within_8pct_metrical']):>10}")
+                             f"{_f(s['within_8pct_metrical']):>10}{_f(s.get('spearman_r')):>10}")
+    w = res.get("tempo_words")
+    if w:
+        lines.append(f"Tempo words ({w['n_pairs']} captions as 'Slow ...' / 'Fast ...', same seed): fast clip faster "
+                     f"in {_f(w['fast_faster'])} of pairs (chance 0.5); median bpm slow {_f(w['median_bpm_slow'], '{:.0f}')}"
+                     f", fast {_f(w['median_bpm_fast'], '{:.0f}')}")
     g = res.get("generation")
     if g:
         lines.append(f"Generation: {g['n']} clips x {g['duration']:g} s in {g['seconds']:.0f} s "
