@@ -57,7 +57,9 @@ def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: f
     ds = TokenDataset(cache, seg, shuffle=False)
     idx = list(range(min(len(ds), limit)))
     out = {"cond": {}, "null": {}}
-    for mode in out:
+    if getattr(conditioner, "tempo", False):
+        out["other_bpm"] = {}  # the caption with another tempo: does the LM use the bpm it is told?
+    for mode in list(out):
         tot, n = {}, 0
         for i in range(0, len(idx), batch):
             codes, frame_mask, infos = collate_tokens([ds[j] for j in idx[i:i + batch]])
@@ -65,7 +67,8 @@ def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: f
             pattern = get_pattern(lm.cfg.pattern, lm.cfg.n_q, T, lm.cfg.delays)
             seq, _ = pattern.build(codes, lm.cfg.special_token)
             steps = pattern.num_steps - pattern.max_delay
-            texts = [x.description for x in infos] if mode == "cond" else [None] * B
+            texts = {"cond": lambda: [x.description for x in infos], "null": lambda: [None] * B,
+                     "other_bpm": lambda: [other_bpm(x.description) for x in infos]}[mode]()
             cond = conditioner.tokenize(texts) if conditioner is not None else None
             logits = module(seq[..., : steps - 1], cond)
             logits, valid = pattern.revert_logits(logits, fill=0.0)
@@ -84,6 +87,17 @@ def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: f
     out["cache"] = cache
     out["step"] = config.get("step")
     return out
+
+
+def other_bpm(description: str) -> str:
+    """The caption with its "N bpm" moved 1.6x away (slower when N >= 100, else faster)."""
+    import re
+
+    def move(m):
+        bpm = float(m.group(1))
+        return f"{round(bpm / 1.6 if bpm >= 100 else bpm * 1.6)} bpm"
+
+    return re.sub(r"(\d{2,3}(?:\.\d+)?)\s*bpm", move, description)
 
 
 def speed(model_dir: str, seconds: float, prompt: str, repeats: int) -> dict:

@@ -31,7 +31,7 @@ CODEC_STEPS=${CODEC_STEPS:-4000}
 CODEC_FINAL_STEPS=${CODEC_FINAL_STEPS:-4700}
 CODEC_FINAL_LR=${CODEC_FINAL_LR:-1.5e-4}
 LM_STEPS=${LM_STEPS:-3500}
-LM_TEMPO_STEPS=${LM_TEMPO_STEPS:-3400}
+LM_TEMPO_STEPS=${LM_TEMPO_STEPS:-3000}
 CFG_COEF=${CFG_COEF:-3.0}
 NPROC=${NPROC:-2}
 OUT=${OUT:-src/tonecraft/assets/default}
@@ -75,7 +75,7 @@ run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_p
   run.out_dir="$LM_RUN" run.steps="$LM_STEPS" data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" \
   data.codec="$CODEC_RUN/export"
 
-# 5. LM stage 2: fine-tune from the stage-1 checkpoint with the tempo embedding (bpm read from each caption)
+# 5. LM stage 2: fine-tune from the stage-1 checkpoint with the tempo embedding + beat grid (bpm from each caption)
 run_capped "${LM_TEMPO_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" \
   -m tonecraft.cli train lm -c configs/default_lm_tempo.yaml $(resume_flag "$LM_TEMPO_RUN") \
   model.init_from="$LM_RUN/checkpoint.pt" run.out_dir="$LM_TEMPO_RUN" run.steps="$LM_TEMPO_STEPS" \

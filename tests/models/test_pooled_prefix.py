@@ -11,14 +11,18 @@ from tonecraft.train.lm_trainer import LMTrainModule
 from tonecraft.train.text import HashTextEncoder
 
 
-def _model(seed: int = 0, tempo: bool = False) -> MusicGen:
+def _model(seed: int = 0, tempo: bool = False, grid: bool = False) -> MusicGen:
     torch.manual_seed(seed)
-    cond = TextConditioner(HashTextEncoder(dim=16, vocab=64), output_dim=32, pooled=True, tempo=tempo)
+    cond = TextConditioner(HashTextEncoder(dim=16, vocab=64), output_dim=32, pooled=True, tempo=tempo or grid)
+    codec, lm = tiny_codec(), tiny_lm()
     with torch.no_grad():
         cond.pooled_proj.weight.mul_(20)  # make the prefix matter for a random LM
         if tempo:
             torch.nn.init.normal_(cond.tempo_proj.proj.weight, std=20.0)
-    return MusicGen("tiny-pooled", tiny_codec(), tiny_lm(), cond, max_duration=1.0)
+        if grid:
+            lm.add_beat_grid(codec.frame_rate)
+            torch.nn.init.normal_(lm.beat_grid.proj.weight, std=20.0)
+    return MusicGen("tiny-pooled", codec, lm, cond, max_duration=1.0)
 
 
 def _teacher_forced_greedy(model: MusicGen, codes: torch.Tensor, text: str, cfg_coef: float) -> torch.Tensor:
@@ -34,9 +38,9 @@ def _teacher_forced_greedy(model: MusicGen, codes: torch.Tensor, text: str, cfg_
     return logits.argmax(-1), seq[..., 1:], mask[:, 1:]
 
 
-@pytest.mark.parametrize("tempo", [False, True])
-def test_generation_matches_training_forward(tempo):
-    model = _model(tempo=tempo)
+@pytest.mark.parametrize("tempo, grid", [(False, False), (True, False), (False, True)])
+def test_generation_matches_training_forward(tempo, grid):
+    model = _model(tempo=tempo, grid=grid)
     model.set_generation_params(duration=0.4, use_sampling=False, cfg_coef=3.0)
     _, codes = model.generate(["slow church organ"], return_tokens=True)
     choice, target, valid = _teacher_forced_greedy(model, codes, "slow church organ", 3.0)
@@ -69,3 +73,18 @@ def test_tempo_changes_generation():
     _, slow0 = model.generate(["church organ, 60 bpm"], return_tokens=True)
     assert not torch.equal(slow, fast)
     assert not torch.equal(slow, slow0)
+
+
+def test_beat_grid_follows_the_bpm_and_keeps_its_phase_across_windows():
+    model = _model(grid=True)
+    model.set_generation_params(duration=0.4, use_sampling=False, cfg_coef=3.0)
+    _, slow = model.generate(["church organ, 60 bpm"], return_tokens=True)
+    _, fast = model.generate(["church organ, 180 bpm"], return_tokens=True)
+    assert not torch.equal(slow, fast)
+    calls = []
+    step = model.lm.step
+    model.lm.step = lambda *a, **kw: (calls.append(kw["first_frame"]), step(*a, **kw))[1]
+    model.set_generation_params(duration=1.6, use_sampling=False, extend_stride=0.5)
+    model.generate(["church organ, 60 bpm"], return_tokens=True)
+    stride = round(0.5 * model.frame_rate)
+    assert sorted(set(calls)) == [0, stride, 2 * stride]  # window i starts i * stride frames into the piece

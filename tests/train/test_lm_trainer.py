@@ -128,6 +128,31 @@ def test_finetune_adds_tempo_embedding_that_learns_and_exports(tmp_path):
     assert torch.equal(cond.tempo_proj.proj.weight, final["model.conditioner.tempo_proj.proj.weight"])
 
 
+def test_finetune_adds_beat_grid_fed_with_segment_phase(tmp_path):
+    from tonecraft.errors import ConfigError
+    from tonecraft.train.export import load_lm_export
+
+    cache = token_cache(tmp_path / "cache", n_items=4, description="song number {i} at {bpm} bpm")
+    base = _trainer(cache, tmp_path / "run", run={"steps": 2}, conditioner={"pooled_prefix": True})
+    base.fit()
+    init = {"init_from": str(tmp_path / "run" / "checkpoint.pt"), "params": {"beat_grid_rate": 10.0}}
+    with pytest.raises(ConfigError, match="needs conditioner.tempo"):
+        _trainer(cache, tmp_path / "bad", model=init, conditioner={"pooled_prefix": True})
+    ft = _trainer(cache, tmp_path / "ft", model=init, conditioner={"pooled_prefix": True, "tempo": True},
+                  run={"steps": 6})
+    assert ft.module.lm.beat_grid.proj.weight.abs().sum() == 0
+    seen = []
+    real_forward = ft.module.lm.forward
+    ft.module.lm.forward = lambda *a, **kw: (seen.append(kw), real_forward(*a, **kw))[1]
+    ft.fit()
+    assert seen and all(torch.is_tensor(kw["first_frame"]) for kw in seen)  # each segment's start in its clip
+    assert any(not torch.isnan(kw["bpm"]).all() for kw in seen)
+    assert ft.module.lm.beat_grid.proj.weight.abs().sum() > 0
+    lm, _cond, _cfg, config = load_lm_export(tmp_path / "ft" / "export")
+    assert config["lm"]["beat_grid_rate"] == 10.0
+    assert torch.equal(lm.beat_grid.proj.weight, ft.module.lm.beat_grid.proj.weight.detach())
+
+
 def test_pooled_prefix_needs_cross_attention(tmp_path):
     from tonecraft.errors import ConfigError
 

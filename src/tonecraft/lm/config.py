@@ -26,6 +26,7 @@ class LMConfig:
     pattern: str = "delay"  # delay | parallel | unroll | coarse_first
     delays: list[int] | None = None  # None: [0, 1, ..., n_q-1] for "delay"
     dtype: str = "float32"  # parameter / activation dtype: float32 or bfloat16
+    beat_grid_rate: float = 0.0  # > 0: per-step beat-phase input from the asked bpm at this frame rate (lm/beat_grid.py)
 
     def __post_init__(self):
         if self.dim % self.num_heads:

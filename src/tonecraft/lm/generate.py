@@ -11,6 +11,7 @@ API used by the MusicGen / AudioGen wrappers (models/):
 
 - `ConditionTensors.cross` feeds cross-attention; `.prefix` [B, P, D] is prepended to the token embeddings
   (melody model: [chroma, text]). Conditions are not masked: padded positions must already be zero vectors.
+  `.bpm` [B] is the asked tempo for an LM with a beat grid (`lm/beat_grid.py`); null rows get NaN (no grid).
 - CFG (cfg_coef != 1): conditional and null rows run as one batch of 2B (cond first) and the logits are
   combined as `uncond + cfg_coef * (cond - uncond)`. Cond and null tensors of different lengths are
   zero-padded at the end to the longer one (what audiocraft's joint tokenisation of the 2B batch does).
@@ -42,10 +43,11 @@ class ConditionTensors:
     """Condition inputs of the LM for a batch of B items."""
     cross: torch.Tensor | None = None  # [B, Tc, D] cross-attention source
     prefix: torch.Tensor | None = None  # [B, P, D] embeddings prepended to the token sequence
+    bpm: torch.Tensor | None = None  # [B] asked tempo for an LM with a beat grid (NaN = none)
 
     @property
     def batch_size(self) -> int | None:
-        for t in (self.cross, self.prefix):
+        for t in (self.cross, self.prefix, self.bpm):
             if t is not None:
                 return t.shape[0]
         return None
@@ -69,15 +71,25 @@ def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     return torch.equal(a, b)
 
 
+def _same_bpm(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return all(t is None or bool(t.isnan().all()) for t in (a, b))
+    return torch.equal(a.nan_to_num(-1.0), b.nan_to_num(-1.0))
+
+
 def _cfg_batch(cond: ConditionTensors, null: ConditionTensors | None, B: int) -> tuple[ConditionTensors, bool]:
     """Stack [cond; null] along batch. Returns (conditions, use_cfg)."""
     if null is None:
         if cond.prefix is not None:
             raise ConfigError("a prefix condition needs an explicit null_condition for classifier-free guidance")
         null = ConditionTensors(cross=None if cond.cross is None else torch.zeros_like(cond.cross))
-    if _same(cond.cross, null.cross) and _same(cond.prefix, null.prefix):
+    if _same(cond.cross, null.cross) and _same(cond.prefix, null.prefix) and _same_bpm(cond.bpm, null.bpm):
         return cond, False
     out = ConditionTensors()
+    if cond.bpm is not None or null.bpm is not None:
+        nan = torch.full((B,), float("nan"))
+        c, n = (nan if t is None else t.float().cpu() for t in (cond.bpm, null.bpm))
+        out.bpm = torch.cat([c, n])
     for name in ("cross", "prefix"):
         c, n = getattr(cond, name), getattr(null, name)
         if c is None and n is None:
@@ -110,9 +122,11 @@ def generate_tokens(
     callback: Callable[[int, int], None] | None = None,
     num_samples: int | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
+    first_frame: int = 0,
 ) -> torch.Tensor:
     """Generate codes [B, K, max_gen_len] (int64, prompt included). B comes from the prompt, the condition
-    or `num_samples` (unconditional)."""
+    or `num_samples` (unconditional). `first_frame`: where this window starts in the whole piece (long-form),
+    so a beat grid keeps its phase across windows."""
     cfg, dev = lm.cfg, lm.device
     K, special = cfg.n_q, cfg.special_token
     condition = condition or ConditionTensors()
@@ -128,9 +142,10 @@ def generate_tokens(
     if cfg_coef != 1.0:
         conds, use_cfg = _cfg_batch(condition, null_condition, B)
     if _is_null(conds.cross):  # all-zero cross-attention source contributes exactly 0: skip it
-        conds = ConditionTensors(cross=None, prefix=conds.prefix)
+        conds = ConditionTensors(cross=None, prefix=conds.prefix, bpm=conds.bpm)
     cross = None if conds.cross is None else conds.cross.to(dev)
     prefix = None if conds.prefix is None else conds.prefix.to(dev)
+    bpm = None if conds.bpm is None or lm.beat_grid is None else conds.bpm.to(dev)
 
     pattern = get_pattern(cfg.pattern, K, max_gen_len, cfg.delays)
     codes = torch.full((B, K, max_gen_len), -1, dtype=torch.long, device=dev)
@@ -150,7 +165,8 @@ def generate_tokens(
         inp = seq[..., prev:offset]
         if use_cfg:
             inp = torch.cat([inp, inp], dim=0)
-        logits = lm.step(inp, state, prefix=prefix if prev == 0 else None)  # [B', K, card] fp32
+        logits = lm.step(inp, state, prefix=prefix if prev == 0 else None, bpm=bpm,
+                         first_frame=first_frame)  # [B', K, card] fp32
         if use_cfg:
             c, u = logits.split(B)
             logits = u + (c - u) * cfg_coef

@@ -1,6 +1,6 @@
 """The MusicGen / AudioGen language model: a pre-norm decoder-only transformer over K codebook streams.
 
-    x = sum_k emb[k](codes[:, k]) (+ prefix prepended) + sinusoid(pos)
+    x = sum_k emb[k](codes[:, k]) (+ beat grid, optional) (+ prefix prepended) + sinusoid(pos)
     per layer:  x += SelfAttn(norm1(x))            causal, KV-cached when decoding
                 x += CrossAttn(norm_cross(x), c)   c = projected condition, no padding mask
                 x += linear2(gelu(linear1(norm2(x))))
@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .beat_grid import BeatGrid, step_frames
 from .config import LMConfig
 
 
@@ -147,6 +148,7 @@ class DecodeState:
     cross: list[tuple[torch.Tensor, torch.Tensor]] | None  # per layer cross K/V, None = no cross-attention
     pos_table: torch.Tensor  # [max_len, D] float32 sinusoids
     pos: int = 0
+    tokens: int = 0  # sequence steps fed so far (pos counts prefix positions too)
 
     @property
     def max_len(self) -> int:
@@ -166,6 +168,7 @@ class LMModel(nn.Module):
         self.transformer = Transformer(cfg, dtype=cfg.torch_dtype)
         self.out_norm = nn.LayerNorm(D, eps=cfg.norm_eps)
         self.linears = nn.ModuleList([nn.Linear(D, cfg.card, bias=False) for _ in range(K)])
+        self.beat_grid = BeatGrid(D, cfg.beat_grid_rate) if cfg.beat_grid_rate > 0 else None
         self._compiled_step = None  # see optimize_decoding()
         self.reset_parameters()
         self.register_load_state_dict_post_hook(_reset_optimized_decoding)
@@ -181,6 +184,14 @@ class LMModel(nn.Module):
             else:
                 std = 1.0 / math.sqrt(p.shape[-1])
                 nn.init.trunc_normal_(p, std=std, a=-3 * std, b=3 * std)
+        if self.beat_grid is not None:
+            self.beat_grid.reset_parameters()
+
+    def add_beat_grid(self, frame_rate: float) -> None:
+        """Give a trained LM a (zero-initialised) beat grid, for fine-tuning."""
+        if self.beat_grid is None:
+            self.cfg = replace(self.cfg, beat_grid_rate=float(frame_rate))
+            self.beat_grid = BeatGrid(self.cfg.dim, frame_rate).to(self.device)
 
     @property
     def layer_dtype(self) -> torch.dtype:
@@ -196,10 +207,13 @@ class LMModel(nn.Module):
 
     # -- forward -----------------------------------------------------------------------------------------------
 
-    def _embed(self, codes: torch.Tensor, prefix: torch.Tensor | None) -> torch.Tensor:
+    def _embed(self, codes: torch.Tensor, prefix: torch.Tensor | None, grid: torch.Tensor | None = None
+               ) -> torch.Tensor:
         x = self.emb[0](codes[:, 0])
         for k in range(1, len(self.emb)):
             x = x + self.emb[k](codes[:, k])
+        if grid is not None:
+            x = x + grid.to(x.dtype)
         if prefix is not None:
             x = torch.cat([prefix.to(x.dtype), x], dim=1)
         return x
@@ -208,13 +222,23 @@ class LMModel(nn.Module):
         x = self.out_norm(x.to(self.out_norm.weight.dtype))
         return torch.stack([linear(x, lin.weight) for lin in self.linears], dim=1).float()
 
+    def _grid(self, bpm: torch.Tensor | None, first_frame, start: int, codes: torch.Tensor) -> torch.Tensor | None:
+        """Beat-grid input of steps start.. of `codes` (None without a grid or a bpm)."""
+        if self.beat_grid is None or bpm is None:
+            return None
+        B, S = codes.shape[0], codes.shape[-1]
+        frames = step_frames(first_frame, start, S, B, codes.device)
+        return self.beat_grid(bpm.to(codes.device), frames)
+
     def forward(self, codes: torch.Tensor, cross: torch.Tensor | None = None,
-                prefix: torch.Tensor | None = None) -> torch.Tensor:
+                prefix: torch.Tensor | None = None, bpm: torch.Tensor | None = None,
+                first_frame: int | torch.Tensor = 0) -> torch.Tensor:
         """Full-sequence forward (training / scoring). codes [B, K, S] (special token = card allowed),
-        cross [B, Tc, D] condition for cross-attention, prefix [B, P, D] prepended embeddings.
+        cross [B, Tc, D] condition for cross-attention, prefix [B, P, D] prepended embeddings, bpm [B] (NaN =
+        none) and first_frame (int or [B]: the segment's first frame in its clip) for the beat grid.
         Returns float32 logits [B, K, S, card]; prefix positions are sliced off."""
         S = codes.shape[-1]
-        x = self._embed(codes, prefix)
+        x = self._embed(codes, prefix, self._grid(bpm, first_frame, 0, codes))
         pos = sin_embedding(torch.arange(x.shape[1], device=x.device), self.cfg.dim, self.cfg.max_period)
         x = (x.float() + pos).to(self.layer_dtype)
         cross = self._check_cross(cross)
@@ -254,19 +278,21 @@ class LMModel(nn.Module):
 
     @torch.no_grad()
     def step(self, codes: torch.Tensor, state: DecodeState, prefix: torch.Tensor | None = None,
-             last_only: bool = True) -> torch.Tensor:
+             last_only: bool = True, bpm: torch.Tensor | None = None, first_frame: int = 0) -> torch.Tensor:
         """Feed codes [B, K, S] (one column per call, or a whole prompt on the first call, optionally after a
-        `prefix` [B, P, D]) and advance the cache. Returns float32 logits [B, K, card] of the last position
-        (or [B, K, S, card] with `last_only=False`)."""
+        `prefix` [B, P, D]) and advance the cache. `bpm` / `first_frame`: the beat grid, as in `forward`.
+        Returns float32 logits [B, K, card] of the last position (or [B, K, S, card] with `last_only=False`)."""
         S = codes.shape[-1]
-        compiled = self._compiled_step is not None and S == 1 and prefix is None and last_only
+        grid = self._grid(bpm, first_frame, state.tokens, codes)
+        compiled = self._compiled_step is not None and S == 1 and prefix is None and last_only and grid is None
         if compiled and state.pos < state.max_len:
             with torch._inductor.config.patch(self._compile_options):  # read at (re)compilation time
                 logits = self._compiled_step(codes, state.keys, state.values, state.cross,
                                              torch.tensor([state.pos], device=codes.device), state.pos_table)
             state.pos += 1
+            state.tokens += 1
             return logits
-        x = self._embed(codes, prefix)
+        x = self._embed(codes, prefix, grid)
         p0, n = state.pos, x.shape[1]
         if p0 + n > state.max_len:
             raise ValueError(f"KV cache full: {p0}+{n} > {state.max_len} positions")
@@ -274,6 +300,7 @@ class LMModel(nn.Module):
         for i, layer in enumerate(self.transformer.layers):
             x = layer(x, (state.keys[i], state.values[i]), p0, state.cross[i] if state.cross else None)
         state.pos = p0 + n
+        state.tokens += S
         if last_only:
             return self._head(x[:, -1:])[:, :, 0]
         return self._head(x[:, -S:])

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..conditioning.base import TextConditioner
+from ..conditioning.tempo import bpm_tensor
 from ..errors import AudioError, CheckpointError, ConfigError
 from ..lm.generate import ConditionTensors, generate_tokens
 from ..lm.model import LMModel
@@ -404,8 +405,9 @@ class GenerativeModel:
             return ConditionTensors(cross=zeros, prefix=prefix), ConditionTensors(cross=zeros, prefix=prefix)
         emb, _mask, pooled = self.conditioner.condition_all(descriptions)
         null_pooled = None if pooled is None else torch.zeros_like(pooled)
-        return ConditionTensors(cross=emb, prefix=pooled), ConditionTensors(cross=torch.zeros_like(emb),
-                                                                            prefix=null_pooled)
+        bpm = bpm_tensor(descriptions) if self.lm.beat_grid is not None else None
+        return (ConditionTensors(cross=emb, prefix=pooled, bpm=bpm),
+                ConditionTensors(cross=torch.zeros_like(emb), prefix=null_pooled))
 
     def _generate_tokens(self, conditions: ConditionsFn, prompt_tokens: torch.Tensor | None, progress: bool = False,
                          generator: torch.Generator | None = None, on_frames: FramesHook | None = None,
@@ -435,7 +437,7 @@ class GenerativeModel:
             return generate_tokens(
                 self.lm, condition, null, prompt=prompt, max_gen_len=length, use_sampling=p.use_sampling,
                 temp=p.temperature, top_k=p.top_k, top_p=p.top_p, cfg_coef=p.cfg_coef, generator=generator,
-                callback=cb, on_step=hook,
+                callback=cb, on_step=hook, first_frame=offset_frames,
             )
 
         try:

@@ -69,21 +69,27 @@ class LMTrainModule(nn.Module):
 
     def __init__(self, lm: LMModel, conditioner: nn.Module | None):
         super().__init__()
+        if lm.beat_grid is not None and not getattr(conditioner, "tempo", False):
+            raise ConfigError("model.params.beat_grid_rate needs conditioner.tempo: true (the grid follows the bpm "
+                              "the conditioner reads from each caption)")
         if getattr(conditioner, "pooled", False) and not lm.cfg.cross_attention:
             raise ConfigError("conditioner.pooled_prefix needs an LM with cross-attention (the text tokens are "
                               "its cross-attention source, the pooled vector its prefix)")
         self.lm = lm
         self.conditioner = conditioner
 
-    def forward(self, seq: torch.Tensor, cond_inputs: dict | None) -> torch.Tensor:
-        cross = prefix = None
+    def forward(self, seq: torch.Tensor, cond_inputs: dict | None, first_frame: int | torch.Tensor = 0
+                ) -> torch.Tensor:
+        """`first_frame` ([B] or int): where each segment starts in its clip (the beat grid's phase)."""
+        cross = prefix = bpm = None
         if self.conditioner is not None and cond_inputs is not None:
             emb, _, pooled = self.conditioner.encode_all(cond_inputs)
+            bpm = cond_inputs.get("bpm")
             if self.lm.cfg.cross_attention:
                 cross, prefix = emb, pooled
             else:
                 prefix = emb
-        return self.lm(seq, cross=cross, prefix=prefix)
+        return self.lm(seq, cross=cross, prefix=prefix, bpm=bpm, first_frame=first_frame)
 
 
 def codebook_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
@@ -99,13 +105,21 @@ def codebook_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: to
     return per_k.mean(), list(per_k.unbind(0))
 
 
+def first_frames(infos) -> torch.Tensor:
+    """[B] first frame of each training segment in its clip."""
+    return torch.tensor([i.offset_frames for i in infos], dtype=torch.long)
+
+
 def build_models(cfg: LMTrainConfig):
     """(LMModel, conditioner or None, ConditionerConfig) from a training config (fresh or fine-tune)."""
     cond_cfg = cfg.conditioner
     if cfg.model.init_from:
         from .export import load_lm_for_finetune
 
-        return load_lm_for_finetune(cfg.model.init_from, cond_cfg)
+        lm, conditioner, cond_cfg = load_lm_for_finetune(cfg.model.init_from, cond_cfg)
+        if cfg.model.params.get("beat_grid_rate"):  # a part a fine-tune may add (zero-initialised)
+            lm.add_beat_grid(cfg.model.params["beat_grid_rate"])
+        return lm, conditioner, cond_cfg
     base = preset(cfg.model.preset) if cfg.model.preset else LMConfig()
     known = set(LMConfig.__dataclass_fields__)
     unknown = sorted(set(cfg.model.params) - known)
@@ -206,7 +220,8 @@ class LMTrainer(Trainer):
         return [i.attributes.get(attr) for i in infos]
 
     def compute_loss(self, module: nn.Module, codes: torch.Tensor, frame_mask: torch.Tensor,
-                     texts: list[str | None]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+                     texts: list[str | None], first_frame: torch.Tensor | int = 0
+                     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         B, K, T = codes.shape
         pattern = self.pattern(T)
         seq, _ = pattern.build(codes, self.lm_cfg.special_token)
@@ -214,7 +229,7 @@ class LMTrainer(Trainer):
         cond = self.module.conditioner.tokenize(texts) if self.module.conditioner is not None else None
         with self.autocast():
             # logits at step s predict layout[s+1]: the last kept step is only a target (causal model)
-            logits = module(seq[..., : steps - 1], cond)  # [B, K, steps-1, card]
+            logits = module(seq[..., : steps - 1], cond, first_frame)  # [B, K, steps-1, card]
         logits, valid = pattern.revert_logits(logits, fill=0.0)
         mask = valid[None] & frame_mask[:, None, :]
         return codebook_cross_entropy(logits, codes, mask)
@@ -226,7 +241,7 @@ class LMTrainer(Trainer):
                                                  step_generator(self.run_cfg.seed, self.step, 1))
         opt = self.optimizers["model"]
         opt.zero_grad(set_to_none=True)
-        loss, per_k = self.compute_loss(self.ddp, codes, frame_mask, texts)
+        loss, per_k = self.compute_loss(self.ddp, codes, frame_mask, texts, first_frames(infos))
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(opt)
         metrics = {"ce": loss.item()}
@@ -266,7 +281,7 @@ class LMTrainer(Trainer):
         for chunk in batches:
             codes, frame_mask, infos = collate_tokens([self.valid_set[i] for i in chunk])
             codes, frame_mask = codes.to(self.device), frame_mask.to(self.device)
-            loss, per_k = self.compute_loss(module, codes, frame_mask, self.texts(infos))
+            loss, per_k = self.compute_loss(module, codes, frame_mask, self.texts(infos), first_frames(infos))
             vals = {"ce": loss.item(), **{f"ce_q{k + 1}": v.item() for k, v in enumerate(per_k)}}
             if module.conditioner is not None:  # how much the text helps: the number prompt adherence rests on
                 null_loss, _ = self.compute_loss(module, codes, frame_mask, [None] * len(chunk))
