@@ -49,7 +49,7 @@ def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: f
     from tonecraft.data.token_cache import TokenDataset, collate_tokens
     from tonecraft.lm.patterns import get_pattern
     from tonecraft.train.export import load_lm_export
-    from tonecraft.train.lm_trainer import LMTrainModule, codebook_cross_entropy
+    from tonecraft.train.lm_trainer import LMTrainModule, codebook_cross_entropy, first_frames
 
     lm, conditioner, cond_cfg, config = load_lm_export(model_dir)
     module = LMTrainModule(lm, conditioner).eval()
@@ -70,7 +70,7 @@ def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: f
             texts = {"cond": lambda: [x.description for x in infos], "null": lambda: [None] * B,
                      "other_bpm": lambda: [other_bpm(x.description) for x in infos]}[mode]()
             cond = conditioner.tokenize(texts) if conditioner is not None else None
-            logits = module(seq[..., : steps - 1], cond)
+            logits = module(seq[..., : steps - 1], cond, first_frames(infos))
             logits, valid = pattern.revert_logits(logits, fill=0.0)
             mask = valid[None] & frame_mask[:, None, :]
             loss, per_k = codebook_cross_entropy(logits, codes, mask)

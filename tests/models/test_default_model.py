@@ -51,6 +51,16 @@ def test_loads_and_generates_one_second(model):
     torch.testing.assert_close(wav, again)
 
 
+def test_shipped_model_reads_the_tempo(model):
+    """The tempo parts are trained (not the zero they start from) and the asked bpm changes the output."""
+    assert model.conditioner.tempo and model.lm.beat_grid is not None
+    assert model.lm.beat_grid.proj.weight.abs().sum() > 0
+    model.set_generation_params(duration=0.5, use_sampling=False)
+    slow = model.generate(["a reel on fiddle, 60 bpm"], return_tokens=True)[1]
+    fast = model.generate(["a reel on fiddle, 160 bpm"], return_tokens=True)[1]
+    assert not torch.equal(slow, fast)
+
+
 def test_aliases_and_cli_default():
     from tonecraft.models import cli_generate
     from tonecraft.pretrained.default_model import is_default_name
