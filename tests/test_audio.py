@@ -156,3 +156,16 @@ def test_absurd_sample_rates_and_formats(tmp_path):
 def test_write_is_atomic(tmp_path):
     save_audio(tmp_path / "a.wav", sine(), 16000)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
+
+
+def test_written_file_gets_the_umask_mode_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    from tonecraft.audio import NEW_FILE_MODE
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert NEW_FILE_MODE == 0o666 & ~mask
+    out = save_audio(tmp_path / "a.wav", torch.zeros(1, 800) + 0.1, 8000, normalize="none")
+    assert stat.S_IMODE(out.stat().st_mode) == NEW_FILE_MODE

@@ -24,6 +24,14 @@ MAX_SAMPLE_RATE = 768_000
 MAX_CHANNELS = 64
 
 # Extension -> (soundfile format, default subtype). Ogg/Opus needs 48 kHz-family rates.
+def _umask_file_mode() -> int:
+    mask = os.umask(0o022)  # read once, at import (os.umask has no read-only form)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+NEW_FILE_MODE = _umask_file_mode()  # what open() would give a new file; atomic writes chmod their temp file to it
+
 _WRITE_FORMATS = {
     ".wav": ("WAV", "PCM_16"),
     ".flac": ("FLAC", "PCM_16"),
@@ -165,6 +173,7 @@ def save_audio(
             block = data.shape[0] if fmt in ("WAV", "FLAC", "AIFF") else int(_WRITE_BLOCK_SECONDS * sample_rate)
             for start in range(0, data.shape[0], block):
                 f.write(np.ascontiguousarray(data[start : start + block]))
+        os.chmod(tmp, NEW_FILE_MODE)  # mkstemp makes 0600; an output file gets the usual umask mode
         os.replace(tmp, path)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         raise AudioError(f"{path}: could not write audio ({exc})") from None

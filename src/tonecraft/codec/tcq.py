@@ -20,6 +20,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
+from ..audio import NEW_FILE_MODE
 from ..errors import CompressedFileError, TonecraftError
 from . import bitpack
 
@@ -182,6 +183,7 @@ class AtomicFile:
         self._fo.flush()
         os.fsync(self._fo.fileno())
         self._fo.close()
+        os.chmod(self._tmp, NEW_FILE_MODE)  # mkstemp makes 0600
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
