@@ -91,13 +91,13 @@ def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: f
 
 def other_bpm(description: str) -> str:
     """The caption with its "N bpm" moved 1.6x away (slower when N >= 100, else faster)."""
-    import re
+    from tonecraft.conditioning.tempo import BPM_PATTERN
 
     def move(m):
         bpm = float(m.group(1))
         return f"{round(bpm / 1.6 if bpm >= 100 else bpm * 1.6)} bpm"
 
-    return re.sub(r"(\d{2,3}(?:\.\d+)?)\s*bpm", move, description)
+    return BPM_PATTERN.sub(move, description)
 
 
 def speed(model_dir: str, seconds: float, prompt: str, repeats: int) -> dict:

@@ -23,7 +23,7 @@ MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
 MAX_CHANNELS = 64
 
-# Extension -> (soundfile format, default subtype). Ogg/Opus needs 48 kHz-family rates.
+
 def _umask_file_mode() -> int:
     mask = os.umask(0o022)  # read once, at import (os.umask has no read-only form)
     os.umask(mask)
@@ -32,6 +32,8 @@ def _umask_file_mode() -> int:
 
 NEW_FILE_MODE = _umask_file_mode()  # what open() would give a new file; atomic writes chmod their temp file to it
 
+
+# Extension -> (soundfile format, default subtype). Ogg/Opus needs 48 kHz-family rates.
 _WRITE_FORMATS = {
     ".wav": ("WAV", "PCM_16"),
     ".flac": ("FLAC", "PCM_16"),

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 MIN_BPM, MAX_BPM = 30.0, 300.0  # numbers outside are not read as a tempo
-_BPM_RE = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*-?\s*bpm\b", re.IGNORECASE)
+BPM_PATTERN = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*-?\s*bpm\b", re.IGNORECASE)  # group 1: the number
 # tempo words a user writes -> a typical bpm (checked in order: "very slow" before "slow")
 TEMPO_WORDS: tuple[tuple[str, float], ...] = (
     ("very slow", 50.0), ("very fast", 176.0),
@@ -30,7 +30,7 @@ def parse_bpm(text: str | None) -> float | None:
     """The tempo a prompt asks for: an explicit "<number> bpm" wins, else the first tempo word, else None."""
     if not text:
         return None
-    for match in _BPM_RE.finditer(text):
+    for match in BPM_PATTERN.finditer(text):
         bpm = float(match.group(1))
         if MIN_BPM <= bpm <= MAX_BPM:
             return bpm
@@ -78,4 +78,4 @@ class TempoEmbedding(nn.Module):
         return self.proj(feats)[:, None, :] * present  # no tempo -> exactly zero (no bias leak)
 
 
-__all__ = ["MAX_BPM", "MIN_BPM", "TEMPO_WORDS", "TempoEmbedding", "bpm_tensor", "parse_bpm"]
+__all__ = ["BPM_PATTERN", "MAX_BPM", "MIN_BPM", "TEMPO_WORDS", "TempoEmbedding", "bpm_tensor", "parse_bpm"]

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..audio import load_audio
+from ..conditioning.tempo import BPM_PATTERN
 from . import classifier as clf
 from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
 from .labels import load_split, subset
@@ -278,7 +279,7 @@ def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], lis
     return audio, done, info
 
 
-_BPM_PHRASE = re.compile(r",?\s*(?:at\s+)?\d{2,3}(?:\.\d+)?\s*bpm\b", re.IGNORECASE)
+_BPM_PHRASE = re.compile(r",?\s*(?:at\s+)?" + BPM_PATTERN.pattern, re.IGNORECASE)
 _TEMPO_WORD = re.compile(r"\b(?:very\s+)?(?:slow|moderate|upbeat|fast|quick|brisk)\b\s*", re.IGNORECASE)
 
 

@@ -87,8 +87,9 @@ def _cfg_batch(cond: ConditionTensors, null: ConditionTensors | None, B: int) ->
         return cond, False
     out = ConditionTensors()
     if cond.bpm is not None or null.bpm is not None:
-        nan = torch.full((B,), float("nan"))
-        c, n = (nan if t is None else t.float().cpu() for t in (cond.bpm, null.bpm))
+        given = cond.bpm if cond.bpm is not None else null.bpm
+        c, n = (torch.full((B,), float("nan"), device=given.device) if t is None else t.float()
+                for t in (cond.bpm, null.bpm))
         out.bpm = torch.cat([c, n])
     for name in ("cross", "prefix"):
         c, n = getattr(cond, name), getattr(null, name)

@@ -93,7 +93,7 @@ def build_conditioner(cfg: ConditionerConfig, output_dim: int, text_encoder: Tex
             # the T5 default name means "not set": use the packaged weights
             text_encoder = MiniLMEncoder.from_pretrained(None if cfg.name in ("t5-base", MINILM_NAME) else cfg.name)
         return TextConditioner(text_encoder, output_dim, word_dropout=cfg.word_dropout, pooled=cfg.pooled_prefix,
-                           tempo=cfg.tempo)
+                               tempo=cfg.tempo)
     from ..conditioning.t5 import T5Encoder
     from ..errors import TonecraftError
 
