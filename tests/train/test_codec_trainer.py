@@ -66,3 +66,12 @@ def test_adversarial_resume_is_exact(manifest, tmp_path):
     assert ref.balancer.state_dict() == resumed.balancer.state_dict()
     codec = codec_from_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert_states_equal(codec.state_dict(), ref.codec.state_dict())
+
+
+def test_adversarial_start_step_after_zero(manifest, tmp_path):
+    """Issue 13.1: adversarial.start_step > 0 crashed at step 0 (KeyError 'adv' in the balancer)."""
+    cfg = codec_config(manifest, tmp_path / "run", adv=4.0, steps=3, log_every=1)
+    cfg.adversarial.start_step = 2
+    CodecTrainer(cfg).fit()
+    logs = [r for r in read_metrics(tmp_path / "run") if r["split"] == "train"]
+    assert [("adv" in r, "d_loss" in r) for r in logs] == [(False, False), (False, False), (True, True)]

@@ -21,6 +21,7 @@ class Balancer:
     def __init__(self, weights: dict[str, float], balance_grads: bool = True, total_norm: float = 1.0,
                  ema_decay: float = 0.999, per_batch_item: bool = True, epsilon: float = 1e-12):
         self.weights = {k: float(v) for k, v in weights.items() if v}
+        self._zero_weight = {k for k, v in weights.items() if not v}
         self.balance_grads = balance_grads
         self.total_norm = total_norm
         self.ema_decay = ema_decay
@@ -40,11 +41,18 @@ class Balancer:
 
     def compute(self, losses: dict[str, torch.Tensor], output: torch.Tensor, grad_scale: float = 1.0
                 ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Balanced gradient for `output` (call `output.backward(grad)` or include it in one backward)."""
+        """Balanced gradient for `output` (call `output.backward(grad)` or include it in one backward).
+
+        A weighted loss absent from `losses` (e.g. the adversarial losses before their start step)
+        contributes nothing this step; a loss in `losses` without a weight is an error (a typo would
+        otherwise be silently ignored)."""
+        unknown = sorted(set(losses) - set(self.weights) - self._zero_weight)
+        if unknown:
+            raise KeyError(f"losses without a balancer weight: {', '.join(unknown)}")
         grads, norms = {}, {}
-        for name, weight in self.weights.items():
-            loss = losses[name]
-            if not loss.requires_grad:
+        for name in self.weights:
+            loss = losses.get(name)
+            if loss is None or not loss.requires_grad:
                 continue
             (g,) = torch.autograd.grad(loss, [output], retain_graph=True, allow_unused=True)
             if g is None:
