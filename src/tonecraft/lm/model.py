@@ -24,22 +24,31 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import cpu_features
 from .beat_grid import BeatGrid, step_frames
 from .config import LMConfig
+from .quantize import int8_linear, select_engine
 
 
-def linear(x: torch.Tensor, w: torch.Tensor, packed: torch.Tensor | None = None) -> torch.Tensor:
-    """x @ w.T without bias. When decoding on CPU in float32 (a few rows), MKL runs W @ x.T about twice as
-    fast as x @ W.T (GEMV-shaped; measured on AVX-512 CPUs), so use that form there. `packed` is w
-    pre-reordered for oneDNN (bf16 fast decoding, see `LMModel.optimize_decoding`)."""
+def linear(x: torch.Tensor, w: torch.Tensor, packed=None) -> torch.Tensor:
+    """x @ w.T without bias. `packed` is a decoding-time replacement of w (see `LMModel.optimize_decoding`): a
+    oneDNN-reordered bf16 tensor, or a callable (int8 dynamic-quantised linear). When decoding on CPU in
+    float32 (a few rows) on an AVX-512 CPU, MKL runs W @ x.T about twice as fast as x @ W.T (GEMV-shaped);
+    on AVX2 it is slower, so `cpu_features` decides."""
     if packed is not None:
-        return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+        if isinstance(packed, torch.Tensor):
+            return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+        return packed(x)
     rows = x.numel() // x.shape[-1]
-    if rows <= 8 and x.dtype == torch.float32 and x.device.type == "cpu" and not torch.compiler.is_compiling():
+    if (rows <= 8 and x.dtype == torch.float32 and x.device.type == "cpu" and _TRANSPOSED_GEMV[0]
+            and not torch.compiler.is_compiling()):
         # MKL takes the fast path only for a transposed view of a contiguous x
         y = torch.mm(w, x.reshape(rows, x.shape[-1]).contiguous().t())
         return y.t().contiguous().view(*x.shape[:-1], w.shape[0])
     return F.linear(x, w)
+
+
+_TRANSPOSED_GEMV = [False]  # set from cpu_features when a model is built (cheap to read in the hot path)
 
 
 def sin_embedding(positions: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -58,7 +67,7 @@ class Attention(nn.Module):
         self.num_heads = num_heads
         self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim, dtype=dtype))
         self.out_proj = nn.Linear(dim, dim, bias=False, dtype=dtype)
-        self.packed: dict[str, torch.Tensor] = {}  # oneDNN-packed weights ("qkv", "q", "out"); not saved
+        self.packed: dict = {}  # decoding-time weight replacements ("qkv", "q", "out"), see linear(); not saved
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:  # [B, S, D] -> [B, H, S, hd]
         B, S, D = x.shape
@@ -124,7 +133,7 @@ class Layer(nn.Module):
         self.norm2 = nn.LayerNorm(d, eps=eps, dtype=dtype)
         self.linear1 = nn.Linear(d, cfg.ffn_dim, bias=False, dtype=dtype)
         self.linear2 = nn.Linear(cfg.ffn_dim, d, bias=False, dtype=dtype)
-        self.packed: dict[str, torch.Tensor] = {}  # oneDNN-packed linear1/linear2; not saved
+        self.packed: dict = {}  # decoding-time linear1/linear2 replacements; not saved
 
     def forward(self, x, cache=None, pos=0, cross_kv=None, mask=None):
         x = x + self.self_attn.self_attn(self.norm1(x), cache, pos, mask)
@@ -170,6 +179,8 @@ class LMModel(nn.Module):
         self.linears = nn.ModuleList([nn.Linear(D, cfg.card, bias=False) for _ in range(K)])
         self.beat_grid = BeatGrid(D, cfg.beat_grid_rate) if cfg.beat_grid_rate > 0 else None
         self._compiled_step = None  # see optimize_decoding()
+        self.decoding_path = "eager"  # which optimize_decoding path is active
+        _TRANSPOSED_GEMV[0] = cpu_features.supports("transposed_gemv")
         self.reset_parameters()
         self.register_load_state_dict_post_hook(_reset_optimized_decoding)
 
@@ -316,36 +327,79 @@ class LMModel(nn.Module):
         return self._head(x)[:, :, 0]
 
     @torch.no_grad()
-    def optimize_decoding(self, enable: bool = True):
-        """Faster single-token decoding on CPU, at the cost of a second copy of the transformer weights:
-        - float32: decoding steps run through torch.compile (inductor, weights frozen and prepacked for its
-          C++ GEMM micro-kernels): ~1.8x faster per step than eager here, but the first generation compiles for
-          a minute or more, each new batch size recompiles, and a C++ compiler is needed;
-        - bfloat16: weights prepacked for oneDNN (no compilation): ~1.2x faster per step.
-        Prefill (prompt / prefix) stays eager. Results equal eager within float tolerance. Call again after
-        changing the weights (loading a state dict turns it off)."""
+    def optimize_decoding(self, enable: bool = True, dtype: str | None = None):
+        """Faster decoding on CPU, at the cost of a second copy of the transformer weights. `dtype`:
+        - None: the LM's own precision. float32: decoding steps run through torch.compile (inductor, weights
+          frozen and prepacked for its C++ GEMM micro-kernels; the first generation compiles for a minute or
+          more, each new batch size recompiles). bfloat16: weights prepacked for oneDNN (no compilation).
+        - "int8": transformer linears as dynamic int8 (per-channel weights, `lm/quantize.py`); needs a float32 LM.
+          Results are within a stated tolerance of float32, not equal (`bench/lm.py` measures top-1 agreement).
+        Each path is used only where `cpu_features` says this CPU supports it; otherwise the plain eager path is
+        kept and the reason logged once (`decoding_path` says what was chosen). Results of the float32 and bf16
+        paths equal eager within float tolerance. Call again after changing the weights (loading a state dict
+        turns it off)."""
         self._compiled_step = None
+        self.decoding_path = "eager"
         for layer in self.transformer.layers:
             for m in (layer, layer.self_attn, layer.cross_attention):
                 if m is not None:
                     m.packed = {}
         if not enable:
             return self
-        if self.layer_dtype == torch.bfloat16 and self.device.type == "cpu" and torch.backends.mkldnn.is_available():
-            pack = torch.ops.mkldnn._reorder_linear_weight
-            for layer in self.transformer.layers:
-                D = layer.norm1.weight.shape[0]
-                layer.packed = {"linear1": pack(layer.linear1.weight), "linear2": pack(layer.linear2.weight)}
-                layer.self_attn.packed = {"qkv": pack(layer.self_attn.in_proj_weight),
-                                          "out": pack(layer.self_attn.out_proj.weight)}
-                if layer.cross_attention is not None:
-                    ca = layer.cross_attention
-                    ca.packed = {"q": pack(ca.in_proj_weight[:D].contiguous()), "out": pack(ca.out_proj.weight)}
+        if dtype is not None and dtype not in ("int8", "float32", "bfloat16"):
+            raise ValueError(f"optimize_decoding: dtype must be None, 'float32', 'bfloat16' or 'int8', got {dtype!r}")
+        if dtype == "int8":
+            return self._optimize_int8()
+        if dtype is not None and getattr(torch, dtype) != self.layer_dtype:
+            raise ValueError(f"optimize_decoding(dtype={dtype!r}) on a {self.layer_dtype} LM: load it in {dtype}")
+        if self.device.type != "cpu":
+            cpu_features.announce("decoding", f"eager {self.layer_dtype} on {self.device.type}")
+            return self
+        if self.layer_dtype == torch.bfloat16:
+            return self._optimize_bf16()
+        reason = cpu_features.why_not("compile")
+        if reason is not None:
+            cpu_features.announce("decoding", f"eager float32 (torch.compile off: {reason})")
             return self
         importlib.import_module("torch._inductor.config")  # patched around every compiled call in step()
-        self._compile_options = {"freezing": True}
-        if self.device.type == "cpu":
-            # inductor's C++ GEMM micro-kernels beat MKL on these GEMV shapes
-            self._compile_options.update(max_autotune=True, max_autotune_gemm_backends="CPP,ATEN")
+        # inductor's C++ GEMM micro-kernels beat MKL on these GEMV shapes
+        self._compile_options = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"}
         self._compiled_step = torch.compile(self._step_static, fullgraph=True)
+        self.decoding_path = "compiled"
+        cpu_features.announce("decoding", "float32 through torch.compile (the first generation compiles)")
         return self
+
+    def _optimize_bf16(self):
+        reason = cpu_features.why_not("onednn_prepack")
+        if reason is not None:
+            cpu_features.announce("decoding", f"plain bfloat16 (oneDNN prepacking off: {reason})")
+            return self
+        pack = torch.ops.mkldnn._reorder_linear_weight
+        self._pack_linears(pack)
+        self.decoding_path = "onednn-bf16"
+        cpu_features.announce("decoding", "bfloat16 with oneDNN-prepacked weights")
+        return self
+
+    def _optimize_int8(self):
+        if self.layer_dtype != torch.float32:
+            raise ValueError(f"int8 decoding quantises a float32 LM; this one is {self.layer_dtype}")
+        reason = cpu_features.why_not("int8") if self.device.type == "cpu" else "int8 kernels are CPU-only"
+        if reason is not None:
+            cpu_features.announce("decoding", f"eager float32 (int8 off: {reason})")
+            return self
+        select_engine(cpu_features.cpu_features().quantized_engine)
+        self._pack_linears(int8_linear)
+        self.decoding_path = "int8"
+        cpu_features.announce("decoding", f"int8 dynamic-quantised linears ({torch.backends.quantized.engine})")
+        return self
+
+    def _pack_linears(self, pack) -> None:
+        """Give every transformer linear a decoding-time replacement `pack(weight)` (see `linear`)."""
+        for layer in self.transformer.layers:
+            D = layer.norm1.weight.shape[0]
+            layer.packed = {"linear1": pack(layer.linear1.weight), "linear2": pack(layer.linear2.weight)}
+            layer.self_attn.packed = {"qkv": pack(layer.self_attn.in_proj_weight),
+                                      "out": pack(layer.self_attn.out_proj.weight)}
+            if layer.cross_attention is not None:
+                ca = layer.cross_attention
+                ca.packed = {"q": pack(ca.in_proj_weight[:D].contiguous()), "out": pack(ca.out_proj.weight)}
