@@ -173,7 +173,10 @@ class LMModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         D, K = cfg.dim, cfg.n_q
-        self.emb = nn.ModuleList([nn.Embedding(cfg.card + 1, D) for _ in range(K)])
+        # reset_parameters() initialises the tables; from_pretrained(empty) skips nn.Embedding's own normal_
+        # init, which on the meta device (for_loading) would import torch._dynamo (seconds)
+        self.emb = nn.ModuleList([nn.Embedding.from_pretrained(torch.empty(cfg.card + 1, D), freeze=False)
+                                  for _ in range(K)])
         self.transformer = Transformer(cfg, dtype=cfg.torch_dtype)
         self.out_norm = nn.LayerNorm(D, eps=cfg.norm_eps)
         self.linears = nn.ModuleList([nn.Linear(D, cfg.card, bias=False) for _ in range(K)])
@@ -185,6 +188,20 @@ class LMModel(nn.Module):
         self.register_load_state_dict_post_hook(_reset_optimized_decoding)
 
     # -- set-up ------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def for_loading(cls, cfg: LMConfig, device: str | torch.device = "cpu") -> "LMModel":
+        """An LM whose every weight is about to be loaded: memory allocated, not initialised (the random init
+        of musicgen-small's 420 M parameters alone takes seconds). Load it strictly, or it holds garbage."""
+        with torch.device("meta"):
+            lm = cls(cfg)
+        # not Module.to_empty: on CPU it goes through torch._refs, which imports sympy and torch.fx (~1 s)
+        for module in lm.modules():
+            for name, p in list(module.named_parameters(recurse=False)):
+                module.register_parameter(name, nn.Parameter(torch.empty(p.shape, dtype=p.dtype, device=device),
+                                                             requires_grad=p.requires_grad))
+        assert next(lm.buffers(), None) is None, "materialise buffers here too"
+        return lm
 
     @torch.no_grad()
     def reset_parameters(self):
