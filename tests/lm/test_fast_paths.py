@@ -112,7 +112,7 @@ def test_compile_unavailable_keeps_eager(cpu_env, caplog):
 
 def test_transposed_gemv_only_with_avx512(cpu_env):
     """The W @ x.T form is a measured win on AVX-512 only; either form gives the same product."""
-    from tonecraft.lm import model as lm_model
+    from tonecraft.lm import fast_paths as lm_model
 
     cpu_env(TONECRAFT_CPU="avx2")
     _model()

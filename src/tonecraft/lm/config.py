@@ -1,6 +1,6 @@
 """Configuration of the MusicGen / AudioGen language model (the token transformer).
 
-Values follow audiocraft's released `musicgen_lm` configs (facts §1.1): pre-norm, no biases in
+Values follow audiocraft's released configs (audiocraft/config/model/lm/musicgen_lm.yaml and default.yaml): pre-norm, no biases in
 linear layers, LayerNorm eps 1e-5, exact GELU, FFN 4*dim, head_dim 64, sinusoidal positions.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Autoregressive token generation over a codebook pattern, with classifier-free guidance (facts §1.4-1.6).
+"""Autoregressive token generation over a codebook pattern, with classifier-free guidance (audiocraft/models/lm.py `LMModel.generate`).
 
 API used by the MusicGen / AudioGen wrappers (models/):
 

@@ -6,7 +6,7 @@
                 x += linear2(gelu(linear1(norm2(x))))
     logits[k] = linears[k](out_norm(x))
 
-Parameter names equal audiocraft's LM state-dict keys (facts §4.2), so a released `best_state` loads with a
+Parameter names equal audiocraft's LM state-dict keys (audiocraft/models/lm.py `LMModel`), so a released `best_state` loads with a
 plain `load_state_dict` (drop the `condition_provider.*` keys, they belong to conditioning/).
 
 Decoding uses a preallocated KV cache (`DecodeState`): one static [B, H, max_len, head_dim] tensor pair per
@@ -24,31 +24,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .. import cpu_features
+from . import fast_paths
 from .beat_grid import BeatGrid, step_frames
 from .config import LMConfig
-from .quantize import int8_linear, select_engine
-
-
-def linear(x: torch.Tensor, w: torch.Tensor, packed=None) -> torch.Tensor:
-    """x @ w.T without bias. `packed` is a decoding-time replacement of w (see `LMModel.optimize_decoding`): a
-    oneDNN-reordered bf16 tensor, or a callable (int8 dynamic-quantised linear). When decoding on CPU in
-    float32 (a few rows) on an AVX-512 CPU, MKL runs W @ x.T about twice as fast as x @ W.T (GEMV-shaped);
-    on AVX2 it is slower, so `cpu_features` decides."""
-    if packed is not None:
-        if isinstance(packed, torch.Tensor):
-            return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
-        return packed(x)
-    rows = x.numel() // x.shape[-1]
-    if (rows <= 8 and x.dtype == torch.float32 and x.device.type == "cpu" and _TRANSPOSED_GEMV[0]
-            and not torch.compiler.is_compiling()):
-        # MKL takes the fast path only for a transposed view of a contiguous x
-        y = torch.mm(w, x.reshape(rows, x.shape[-1]).contiguous().t())
-        return y.t().contiguous().view(*x.shape[:-1], w.shape[0])
-    return F.linear(x, w)
-
-
-_TRANSPOSED_GEMV = [False]  # set from cpu_features when a model is built (cheap to read in the hot path)
+from .fast_paths import linear
 
 
 def sin_embedding(positions: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -183,7 +162,7 @@ class LMModel(nn.Module):
         self.beat_grid = BeatGrid(D, cfg.beat_grid_rate) if cfg.beat_grid_rate > 0 else None
         self._compiled_step = None  # see optimize_decoding()
         self.decoding_path = "eager"  # which optimize_decoding path is active
-        _TRANSPOSED_GEMV[0] = cpu_features.supports("transposed_gemv")
+        fast_paths.refresh()
         self.reset_parameters()
         self.register_load_state_dict_post_hook(_reset_optimized_decoding)
 
@@ -356,67 +335,12 @@ class LMModel(nn.Module):
         paths equal eager within float tolerance. Call again after changing the weights (loading a state dict
         turns it off)."""
         self._compiled_step = None
-        self.decoding_path = "eager"
-        for layer in self.transformer.layers:
-            for m in (layer, layer.self_attn, layer.cross_attention):
-                if m is not None:
-                    m.packed = {}
-        if not enable:
-            return self
-        if dtype is not None and dtype not in ("int8", "float32", "bfloat16"):
-            raise ValueError(f"optimize_decoding: dtype must be None, 'float32', 'bfloat16' or 'int8', got {dtype!r}")
-        if dtype == "int8":
-            return self._optimize_int8()
-        if dtype is not None and getattr(torch, dtype) != self.layer_dtype:
-            raise ValueError(f"optimize_decoding(dtype={dtype!r}) on a {self.layer_dtype} LM: load it in {dtype}")
-        if self.device.type != "cpu":
-            cpu_features.announce("decoding", f"eager {self.layer_dtype} on {self.device.type}")
-            return self
-        if self.layer_dtype == torch.bfloat16:
-            return self._optimize_bf16()
-        reason = cpu_features.why_not("compile")
-        if reason is not None:
-            cpu_features.announce("decoding", f"eager float32 (torch.compile off: {reason})")
-            return self
-        importlib.import_module("torch._inductor.config")  # patched around every compiled call in step()
-        # inductor's C++ GEMM micro-kernels beat MKL on these GEMV shapes
-        self._compile_options = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"}
-        self._compiled_step = torch.compile(self._step_static, fullgraph=True)
-        self.decoding_path = "compiled"
-        cpu_features.announce("decoding", "float32 through torch.compile (the first generation compiles)")
+        self.decoding_path = fast_paths.prepare(self.transformer.layers, self.layer_dtype, self.device,
+                                                enable, dtype)
+        if self.decoding_path == "compiled":
+            importlib.import_module("torch._inductor.config")  # patched around every compiled call in step()
+            # inductor's C++ GEMM micro-kernels beat MKL on these GEMV shapes
+            self._compile_options = {"freezing": True, "max_autotune": True,
+                                     "max_autotune_gemm_backends": "CPP,ATEN"}
+            self._compiled_step = torch.compile(self._step_static, fullgraph=True)
         return self
-
-    def _optimize_bf16(self):
-        reason = cpu_features.why_not("onednn_prepack")
-        if reason is not None:
-            cpu_features.announce("decoding", f"plain bfloat16 (oneDNN prepacking off: {reason})")
-            return self
-        pack = torch.ops.mkldnn._reorder_linear_weight
-        self._pack_linears(pack)
-        self.decoding_path = "onednn-bf16"
-        cpu_features.announce("decoding", "bfloat16 with oneDNN-prepacked weights")
-        return self
-
-    def _optimize_int8(self):
-        if self.layer_dtype != torch.float32:
-            raise ValueError(f"int8 decoding quantises a float32 LM; this one is {self.layer_dtype}")
-        reason = cpu_features.why_not("int8") if self.device.type == "cpu" else "int8 kernels are CPU-only"
-        if reason is not None:
-            cpu_features.announce("decoding", f"eager float32 (int8 off: {reason})")
-            return self
-        select_engine(cpu_features.cpu_features().quantized_engine)
-        self._pack_linears(int8_linear)
-        self.decoding_path = "int8"
-        cpu_features.announce("decoding", f"int8 dynamic-quantised linears ({torch.backends.quantized.engine})")
-        return self
-
-    def _pack_linears(self, pack) -> None:
-        """Give every transformer linear a decoding-time replacement `pack(weight)` (see `linear`)."""
-        for layer in self.transformer.layers:
-            D = layer.norm1.weight.shape[0]
-            layer.packed = {"linear1": pack(layer.linear1.weight), "linear2": pack(layer.linear2.weight)}
-            layer.self_attn.packed = {"qkv": pack(layer.self_attn.in_proj_weight),
-                                      "out": pack(layer.self_attn.out_proj.weight)}
-            if layer.cross_attention is not None:
-                ca = layer.cross_attention
-                ca.packed = {"q": pack(ca.in_proj_weight[:D].contiguous()), "out": pack(ca.out_proj.weight)}
