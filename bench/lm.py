@@ -1,31 +1,61 @@
-"""MusicGen LM decoding speed: tonecraft vs transformers' MusicgenForCausalLM.generate, same weights, same run.
+"""MusicGen LM decoding speed and quality per mode, side by side with transformers' MusicgenForCausalLM.
 
-musicgen-small architecture (24 layers, dim 1024, 16 heads, 4 x 2048) with random weights, a T5-base-sized
-condition (12 tokens, 768 -> 1024 projected), classifier-free guidance (batch 2), top-k 250 sampling.
-5 s of audio = 250 frames = 253 decoding steps. Prints steps/s of each and the ratio (never asserted).
+musicgen-small architecture (24 layers, dim 1024, 16 heads, 4 x 2048) with random weights (seeded, the same
+in every process), a T5-base-sized condition (12 tokens, 768 -> 1024 projected), classifier-free guidance
+(batch 2), top-k 250 sampling. 5 s of audio = 250 frames = 253 decoding steps. Every mode runs in its own
+process, so the peak RSS printed is that mode's alone. Nothing is asserted: it prints.
 
-    .venv/bin/python bench/lm.py                      # float32
-    .venv/bin/python bench/lm.py --dtype bfloat16     # both in bf16
-    .venv/bin/python bench/lm.py --steps 40           # shorter run
+    .venv/bin/python bench/lm.py                          # every mode, 253 steps, torch's default threads
+    .venv/bin/python bench/lm.py --threads 1 --steps 60   # shorter
+    .venv/bin/python bench/lm.py --modes eager,int8       # some modes
 
-"tonecraft" is eager PyTorch; "tonecraft-opt" is after `lm.optimize_decoding()` (float32: torch.compile of the
-decoding step, compile time reported separately; bfloat16: oneDNN-prepacked weights).
+Modes: `eager` (float32, plain PyTorch), `compiled` (float32, `optimize_decoding()`: torch.compile; compile
+time printed apart), `bf16` (bfloat16 layers; oneDNN-prepacked where the CPU has native bf16, else emulated:
+the line says which), `int8` (`optimize_decoding(dtype="int8")`), and `transformers` (float32, the reference).
+Quality of the non-float32 modes against eager float32, on the same random weights and condition: the
+float32 model decodes 250 frames greedily; the mode then decodes the same sequence step by step (teacher
+forcing, KV cache, CFG as in generation) and we count the steps whose guided argmax agrees (top-1 agreement)
+and the mean KL(p_fp32 || p_mode) of the next-token distributions at temperature 1.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
 
+from tonecraft import cpu_features
 from tonecraft.lm.config import preset
 from tonecraft.lm.generate import ConditionTensors, generate_tokens
 from tonecraft.lm.model import LMModel
-from tonecraft.pretrained.lm_convert import lm_state_dict_to_hf
+from tonecraft.lm.patterns import get_pattern
+
+MODES = ("eager", "compiled", "bf16", "int8", "transformers")
+CFG = 3.0
 
 
-def build_hf(lm: LMModel, dtype: torch.dtype):
+def build_lm(dtype: str = "float32") -> tuple[LMModel, torch.Tensor]:
+    """The same random musicgen-small LM and condition in every process."""
+    torch.manual_seed(0)
+    lm = LMModel(preset("musicgen-small")).eval()
+    proj = torch.nn.Linear(768, lm.cfg.dim)  # T5-base hidden size -> LM dim, as conditioning/ does
+    with torch.no_grad():
+        cross = proj(torch.randn(1, 12, 768))
+    if dtype == "bfloat16":
+        lm.transformer.to(torch.bfloat16)
+    return lm, cross
+
+
+def build_hf(lm: LMModel):
     from transformers import MusicgenDecoderConfig, MusicgenForCausalLM
+
+    from tonecraft.pretrained.lm_convert import lm_state_dict_to_hf
 
     c = lm.cfg
     hcfg = MusicgenDecoderConfig(vocab_size=c.card, hidden_size=c.dim, num_hidden_layers=c.num_layers,
@@ -37,7 +67,7 @@ def build_hf(lm: LMModel, dtype: torch.dtype):
     pos = hf.model.decoder.embed_positions  # its non-persistent buffer was left on meta
     pos.weights = pos.get_embedding(pos.num_positions, pos.embedding_dim)
     hf.generation_config.decoder_start_token_id = c.card
-    return hf.to(dtype).eval()
+    return hf.eval()
 
 
 def run_hf(hf, cross: torch.Tensor, frames: int, seed: int) -> float:
@@ -53,7 +83,7 @@ def run_hf(hf, cross: torch.Tensor, frames: int, seed: int) -> float:
                           # an EncoderDecoderCache must be passed: the default DynamicCache mixes cross-attention
                           # K/V into the self-attention cache in transformers 5.x (wrong logits).
                           cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
-                          guidance_scale=3.0, do_sample=True, top_k=250, max_length=frames + K,
+                          guidance_scale=CFG, do_sample=True, top_k=250, max_length=frames + K,
                           num_return_sequences=1)
     dt = time.perf_counter() - t0
     assert out.shape[-1] == frames, out.shape
@@ -62,64 +92,133 @@ def run_hf(hf, cross: torch.Tensor, frames: int, seed: int) -> float:
 
 def run_ours(lm: LMModel, cross: torch.Tensor, frames: int, seed: int) -> float:
     t0 = time.perf_counter()
-    out = generate_tokens(lm, ConditionTensors(cross=cross), max_gen_len=frames, top_k=250, cfg_coef=3.0,
+    out = generate_tokens(lm, ConditionTensors(cross=cross), max_gen_len=frames, top_k=250, cfg_coef=CFG,
                           generator=torch.Generator().manual_seed(seed))
     dt = time.perf_counter() - t0
     assert out.shape[-1] == frames
     return dt
 
 
+@torch.no_grad()
+def guided_logits(lm: LMModel, cross: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
+    """CFG-combined logits [S, K, card] of every step of the interleaved sequence `seq` [1, K, S+1],
+    fed one step at a time through the KV cache (what generation does)."""
+    state = lm.init_state(2, seq.shape[-1], torch.cat([cross, torch.zeros_like(cross)]))
+    out = []
+    for s in range(seq.shape[-1] - 1):
+        logits = lm.step(seq[..., s:s + 1].expand(2, -1, -1), state)
+        cond, null = logits.float().chunk(2)
+        out.append((null + (cond - null) * CFG)[0])
+    return torch.stack(out)
+
+
+def reference_sequence(lm: LMModel, cross: torch.Tensor, frames: int) -> torch.Tensor:
+    """Greedy float32 tokens laid out in the delay pattern (special token where no code)."""
+    codes = generate_tokens(lm, ConditionTensors(cross=cross), max_gen_len=frames, use_sampling=False, cfg_coef=CFG)
+    pattern = get_pattern(lm.cfg.pattern, lm.cfg.n_q, frames)
+    seq, _ = pattern.build(codes, lm.cfg.card)
+    start = torch.full_like(seq[..., :1], lm.cfg.card)
+    return torch.cat([start, seq], dim=-1)
+
+
+def quality(ref_logits: torch.Tensor, logits: torch.Tensor, valid: torch.Tensor) -> dict:
+    p = ref_logits[valid].log_softmax(-1)
+    q = logits[valid].log_softmax(-1)
+    agree = (p.argmax(-1) == q.argmax(-1)).float().mean().item()
+    kl = (p.exp() * (p - q)).sum(-1).mean().item()
+    return {"top1_agreement": agree, "mean_kl": kl, "positions": int(valid.sum())}
+
+
+def child(mode: str, args) -> dict:
+    """Time one mode (and its quality against the float32 reference in args.ref) in this process."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    frames = max(1, args.steps - 3)
+    res: dict = {"mode": mode}
+    lm, cross = build_lm("bfloat16" if mode == "bf16" else "float32")
+    if mode == "transformers":
+        hf = build_hf(lm)
+        del lm
+        run_hf(hf, cross, 8, 0)
+        res["seconds"] = min(run_hf(hf, cross, frames, 1) for _ in range(args.repeats))
+    else:
+        if mode != "eager":
+            t0 = time.perf_counter()
+            lm.optimize_decoding(dtype="int8" if mode == "int8" else None)
+            res["path"] = lm.decoding_path
+            run_ours(lm, cross, 8, 0)  # compiles on the first call in "compiled" mode
+            res["setup_seconds"] = time.perf_counter() - t0
+        else:
+            run_ours(lm, cross, 8, 0)  # warm-up (allocator, oneDNN kernels)
+        res["seconds"] = min(run_ours(lm, cross, frames, 1) for _ in range(args.repeats))
+        if mode in ("bf16", "int8") and args.ref:
+            ref = torch.load(args.ref, weights_only=True)
+            res.update(quality(ref["logits"], guided_logits(lm, cross, ref["seq"]), ref["valid"]))
+    res["steps_per_s"] = (frames + 3) / res["seconds"]
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return res
+
+
+def make_reference(path: str, frames: int, threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    lm, cross = build_lm()
+    seq = reference_sequence(lm, cross, frames)
+    logits = guided_logits(lm, cross, seq)
+    pattern = get_pattern(lm.cfg.pattern, lm.cfg.n_q, frames)
+    _, mask = pattern.build(torch.zeros(1, lm.cfg.n_q, frames, dtype=torch.long), lm.cfg.card)
+    valid = mask[0].t()  # [S, K]: positions that carry a real code
+    torch.save({"seq": seq, "logits": logits, "valid": valid}, path)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=253, help="decoding steps (frames + 3); 253 = 5 s of audio")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    p.add_argument("--threads", type=int, default=None, help="torch threads for both (default: torch's)")
+    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    p.add_argument("--threads", type=int, default=None, help="torch threads in every mode (default: torch's)")
     p.add_argument("--repeats", type=int, default=1, help="timed runs of each (best is reported)")
-    p.add_argument("--no-hf", action="store_true", help="only time tonecraft")
-    p.add_argument("--no-opt", action="store_true", help="skip the optimize_decoding() run")
+    p.add_argument("--quality-frames", type=int, default=250, help="greedy frames compared for bf16/int8")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--ref", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    dtype = getattr(torch, args.dtype)
-    K = 4
-    frames = max(1, args.steps - (K - 1))
-    steps = frames + K - 1
-
-    torch.manual_seed(0)
-    t0 = time.perf_counter()
-    cfg = preset("musicgen-small", dtype=args.dtype)
-    lm = LMModel(cfg).eval()
-    proj = torch.nn.Linear(768, cfg.dim)  # T5-base hidden size -> LM dim, as conditioning/ does
-    with torch.no_grad():
-        cross = proj(torch.randn(1, 12, 768))
-    hf = None if args.no_hf else build_hf(lm, dtype)
-    print(f"(set-up {time.perf_counter() - t0:.0f} s)")
-    print(f"musicgen-small LM ({lm.num_parameters() / 1e6:.0f}M params), {args.dtype}, {torch.get_num_threads()} "
-          f"threads, CFG batch 2, top-k 250, {frames} frames = {steps} steps")
-
-    times = {}
-    run_ours(lm, cross, 8, 0)  # warm-up (allocator, oneDNN kernels)
-    times["tonecraft"] = min(run_ours(lm, cross, frames, 1) for _ in range(args.repeats))
-    print(f"tonecraft      {steps / times['tonecraft']:6.2f} steps/s  ({times['tonecraft']:.1f} s)", flush=True)
-    if not args.no_opt:
-        t0 = time.perf_counter()
-        try:
-            lm.optimize_decoding()
-            run_ours(lm, cross, 8, 0)  # compiles (float32) on the first call
-        except Exception as e:  # e.g. no C++ compiler for inductor
-            print(f"tonecraft-opt  unavailable: {type(e).__name__}: {e}")
-        else:
-            print(f"               (optimize_decoding + first call: {time.perf_counter() - t0:.0f} s)")
-            times["tonecraft-opt"] = min(run_ours(lm, cross, frames, 1) for _ in range(args.repeats))
-            print(f"tonecraft-opt  {steps / times['tonecraft-opt']:6.2f} steps/s  ({times['tonecraft-opt']:.1f} s)",
-                  flush=True)
-        lm.optimize_decoding(False)
-    if hf is not None:
-        run_hf(hf, cross.to(dtype), 8, 0)
-        t_hf = min(run_hf(hf, cross.to(dtype), frames, 1) for _ in range(args.repeats))
-        print(f"transformers   {steps / t_hf:6.2f} steps/s  ({t_hf:.1f} s)")
-        for name, t in times.items():
-            print(f"speed-up {name:14s} {t_hf / t:5.2f}x")
+    if args.child:
+        print("RESULT " + json.dumps(child(args.child, args)), flush=True)
+        return
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        p.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
+    print(cpu_features.summary())
+    print(f"musicgen-small LM shape, random weights, {args.threads or torch.get_num_threads()} threads, CFG batch 2, "
+          f"top-k 250, {args.steps} steps; quality over {args.quality_frames} greedy frames vs float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = os.path.join(tmp, "ref.pt")
+        if {"bf16", "int8"} & set(modes):
+            t0 = time.perf_counter()
+            make_reference(ref, args.quality_frames, args.threads)
+            print(f"(float32 reference for quality: {time.perf_counter() - t0:.0f} s)", flush=True)
+        results = {}
+        for mode in modes:
+            cmd = [sys.executable, __file__, "--child", mode, "--steps", str(args.steps), "--repeats",
+                   str(args.repeats), "--ref", ref] + (["--threads", str(args.threads)] if args.threads else [])
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(f"{mode:13s} failed: {out.stderr.strip().splitlines()[-1:]}", flush=True)
+                continue
+            r = results[mode] = json.loads(line[7:])
+            extra = f"  path {r['path']}" if "path" in r else ""
+            if "setup_seconds" in r:
+                extra += f"  (set-up + first call {r['setup_seconds']:.0f} s)"
+            if "top1_agreement" in r:
+                extra += f"  top-1 agreement {r['top1_agreement']:.3f}  mean KL {r['mean_kl']:.4f}"
+            print(f"{mode:13s} {r['steps_per_s']:6.2f} steps/s  ({r['seconds']:.1f} s)  peak RSS "
+                  f"{r['peak_rss_mb']:.0f} MB{extra}", flush=True)
+    if "transformers" in results:
+        t_hf = results["transformers"]["seconds"]
+        for mode, r in results.items():
+            if mode != "transformers":
+                print(f"speed-up {mode:10s} {t_hf / r['seconds']:5.2f}x")
 
 
 if __name__ == "__main__":
