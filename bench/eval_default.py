@@ -23,12 +23,14 @@ import torch  # noqa: E402
 
 
 def main(argv=None) -> int:
-    from tonecraft.eval.runner import DEFAULT_CORPUS, EvalConfig, default_model_path, format_report, run, write_json
+    from tonecraft.eval.report import format_report, write_json
+    from tonecraft.eval.runner import CORPUS_ENV, EvalConfig, default_model_path, run
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, help="model dir/name, 'tiny-random', or 'none' (default: shipped)")
     p.add_argument("--codec", default=None, help="codec dir/name (default: the model's codec)")
-    p.add_argument("--corpus", default=DEFAULT_CORPUS)
+    p.add_argument("--corpus", default=os.environ.get(CORPUS_ENV), required=CORPUS_ENV not in os.environ,
+                   help=f"corpus folder of `tonecraft corpus music` (default: ${CORPUS_ENV})")
     p.add_argument("--n-clips", type=int, default=100, help="clips generated from held-out captions")
     p.add_argument("--n-train", type=int, default=300, help="real train clips for the probe")
     p.add_argument("--n-heldout", type=int, default=200, help="real held-out clips for the probe sanity check")

@@ -48,7 +48,7 @@ def codec_metrics(codec, manifest: str, limit: int) -> dict:
 def lm_metrics(model_dir: str, cache: str, limit: int, batch: int = 4, head_s: float = 2.0) -> dict:
     from tonecraft.data.token_cache import TokenDataset, collate_tokens
     from tonecraft.lm.patterns import get_pattern
-    from tonecraft.train.export import load_lm_export
+    from tonecraft.pretrained.export_format import load_lm_export
     from tonecraft.train.lm_trainer import LMTrainModule, codebook_cross_entropy, first_frames
 
     lm, conditioner, cond_cfg, config = load_lm_export(model_dir)

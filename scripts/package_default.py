@@ -13,28 +13,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+
+from tonecraft.fileio import atomic_path, atomic_write_bytes, atomic_write_json
+from tonecraft.safe_load import read_tensor_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "src" / "tonecraft" / "assets" / "default"
 
 
 def _half(path_in: Path, path_out: Path, fp32: bool, metadata: dict | None = None) -> int:
-    tensors = load_file(str(path_in))
+    tensors = read_tensor_file(path_in)
     out = {}
     for k, v in tensors.items():
         out[k] = v if (fp32 or not v.is_floating_point()) else v.to(torch.float16)
         out[k] = out[k].contiguous()
-    tmp = path_out.with_name(f".{path_out.name}.tmp")
-    save_file(out, str(tmp), metadata=metadata)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path_out)
+    with atomic_path(path_out) as tmp:
+        save_file(out, str(tmp), metadata=metadata)
     return path_out.stat().st_size
 
 
@@ -51,16 +50,13 @@ def main(argv=None) -> int:
     if config.get("format") != "tonecraft-lm":
         sys.exit(f"{lm_dir}: not a tonecraft-lm export")
     (out / "codec").mkdir(parents=True, exist_ok=True)
+    # where the codec came from, relative to the training data folder (no machine paths in a shipped file)
     config.update(name="tonecraft-default", codec="codec", cfg_coef=args.cfg_coef,
-                  trained_codec=str(codec_dir), family="musicgen")
+                  trained_codec="/".join(codec_dir.resolve().parts[-3:]), family="musicgen")
     size = _half(lm_dir / "model.safetensors", out / "model.safetensors", args.fp32, {"format": "tonecraft-lm"})
-    tmp = out / ".config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2))
-    os.replace(tmp, out / "config.json")
+    atomic_write_json(out / "config.json", config)
     size += _half(codec_dir / "model.safetensors", out / "codec" / "model.safetensors", args.fp32)
-    shutil.copyfile(codec_dir / "config.json", out / "codec" / "config.json")
-    for f in (out / "config.json", out / "codec" / "config.json"):
-        os.chmod(f, 0o644)
+    atomic_write_bytes(out / "codec" / "config.json", (codec_dir / "config.json").read_bytes())
     print(f"packaged LM step {config.get('step')} + codec into {out} ({size / 2**20:.1f} MiB of weights)")
     return 0
 

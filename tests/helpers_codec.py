@@ -89,7 +89,7 @@ def hf_encodec_32khz(pad_mode: str = "reflect", seed: int = 0):
 
 
 def hf_to_audiocraft_state_dict(sd: dict, legacy_weight_norm: bool = True) -> dict:
-    """transformers EnCodec keys -> audiocraft keys (facts §4.5), written out independently of the
+    """transformers EnCodec keys -> audiocraft keys (transformers models/encodec/convert_encodec_checkpoint_to_pytorch.py, reversed), written out independently of the
     loader under test. Decoder layers 3, 6, 9, 12 are the transposed convolutions."""
     out = {}
     for k, v in sd.items():

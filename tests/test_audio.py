@@ -1,4 +1,5 @@
 import math
+import os
 
 import numpy as np
 import pyloudnorm
@@ -6,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from tonecraft.audio import convert_channels, load_audio, normalize_audio, resample, save_audio
+from tonecraft.audio import convert_channels, load_audio, normalize_audio, resample, save_audio, scan_audio
 from tonecraft.errors import AudioError, UnsupportedFormatError
 
 
@@ -162,10 +163,77 @@ def test_written_file_gets_the_umask_mode_not_mkstemps_0600(tmp_path):
     import os
     import stat
 
-    from tonecraft.audio import NEW_FILE_MODE
+    from tonecraft.fileio import new_file_mode
 
+    NEW_FILE_MODE = new_file_mode()
     mask = os.umask(0o022)
     os.umask(mask)
     assert NEW_FILE_MODE == 0o666 & ~mask
     out = save_audio(tmp_path / "a.wav", torch.zeros(1, 800) + 0.1, 8000, normalize="none")
     assert stat.S_IMODE(out.stat().st_mode) == NEW_FILE_MODE
+
+
+def test_truncated_wav_is_refused(tmp_path):
+    """Issue 13.10: a WAV whose header declares 1 s but holds 0.5 s was read silently."""
+    from helpers_hostile import truncated_wav
+
+    with pytest.raises(AudioError, match="truncated"):
+        load_audio(truncated_wav(tmp_path / "t.wav"))
+    with pytest.raises(AudioError, match="truncated"):
+        scan_audio(tmp_path / "t.wav")
+
+
+def test_hostile_length_header_does_not_allocate_it(tmp_path):
+    """Issue 13.7: a FLAC claiming 2^36 samples made load_audio allocate 256 GiB (MemoryError)."""
+    from helpers_hostile import huge_flac
+
+    path = huge_flac(tmp_path / "h.flac")
+    assert sf.info(str(path)).frames == (1 << 36) - 1
+    with pytest.raises(AudioError, match="corrupt"):
+        load_audio(path)
+    with pytest.raises(AudioError, match="corrupt"):
+        scan_audio(path)
+    wav, _ = load_audio(path, duration=0.5)  # a bounded read of what is there still works
+    assert wav.shape == (1, 8000)
+
+
+def test_scan_audio_decodes_and_checks_like_load_audio(tmp_path):
+    from helpers_hostile import good_wav, nan_wav, truncated_flac, wav_with_rate
+
+    assert scan_audio(good_wav(tmp_path / "g.wav", seconds=0.5)) == (8000, 16000, 1)
+    for path, match in [(nan_wav(tmp_path / "n.wav"), "NaN"), (wav_with_rate(tmp_path / "r.wav", 1), "1 Hz"),
+                        (wav_with_rate(tmp_path / "m.wav", 10_000_000), "10000000 Hz"),
+                        (truncated_flac(tmp_path / "t.flac"), "corrupt or truncated")]:
+        with pytest.raises(AudioError, match=match):
+            scan_audio(path)
+        with pytest.raises(AudioError, match=match):
+            load_audio(path)
+
+
+def test_odd_input_paths_get_a_clear_message(tmp_path):
+    """Random bytes named .mp3 said 'does not exist'; a pipe said 'empty'; a FIFO could hang; a symlink loop."""
+    from helpers_hostile import fifo, random_bytes, symlink_loop
+
+    with pytest.raises(UnsupportedFormatError, match="not a readable audio file"):
+        load_audio(random_bytes(tmp_path / "r.mp3"))
+    with pytest.raises(AudioError, match="not a regular file"):
+        load_audio(fifo(tmp_path / "f.wav"))  # would block in open() until a writer came
+    r, w = os.pipe()
+    try:
+        with pytest.raises(AudioError, match="not a regular file"):
+            load_audio(f"/proc/self/fd/{r}")
+    finally:
+        os.close(r), os.close(w)
+    with pytest.raises(AudioError, match="symbolic link loop"):
+        load_audio(symlink_loop(tmp_path / "loop.wav"))
+
+
+def test_write_rate_is_checked_before_work(tmp_path):
+    """Issue 13.9: `.opus` at 32 kHz was refused only when writing, after generating."""
+    from tonecraft.audio import check_write_rate
+
+    check_write_rate(tmp_path / "a.opus", 48000)
+    with pytest.raises(AudioError, match="Opus"):
+        check_write_rate(tmp_path / "a.opus", 32000)
+    with pytest.raises(UnsupportedFormatError):
+        check_write_rate(tmp_path / "a.xyz", 32000)

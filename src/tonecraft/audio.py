@@ -9,7 +9,7 @@ Waveforms are float32 torch tensors shaped [channels, samples] with values nomin
 from __future__ import annotations
 
 import os
-import tempfile
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,23 +18,15 @@ import soxr
 import torch
 
 from .errors import AudioError, UnsupportedFormatError
+from .fileio import atomic_path, check_input_file, library_write_error
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
 MAX_CHANNELS = 64
 
 
-def _umask_file_mode() -> int:
-    mask = os.umask(0o022)  # read once, at import (os.umask has no read-only form)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-NEW_FILE_MODE = _umask_file_mode()  # what open() would give a new file; atomic writes chmod their temp file to it
-
-
 # Extension -> (soundfile format, default subtype). Ogg/Opus needs 48 kHz-family rates.
-_WRITE_FORMATS = {
+WRITE_FORMATS = {
     ".wav": ("WAV", "PCM_16"),
     ".flac": ("FLAC", "PCM_16"),
     ".ogg": ("OGG", "VORBIS"),
@@ -47,6 +39,29 @@ _WRITE_FORMATS = {
 _SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 # libsndfile crashes on very long single Ogg/MP3 writes: feed compressed formats in blocks.
 _WRITE_BLOCK_SECONDS = 5.0
+
+
+def write_format(path: str | os.PathLike) -> tuple[str, str]:
+    """(soundfile format, default subtype) for an output file's extension; UnsupportedFormatError otherwise.
+    Callers check this before slow work (generation) so a typo in the output name fails at once."""
+    ext = Path(path).suffix.lower()
+    if ext not in WRITE_FORMATS:
+        raise UnsupportedFormatError(
+            f"{path}: cannot write '{ext or 'no extension'}' files; use one of {', '.join(sorted(WRITE_FORMATS))}"
+        )
+    return WRITE_FORMATS[ext]
+
+
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def check_write_rate(path: str | os.PathLike, sample_rate: int) -> None:
+    """Whether `path`'s format can hold audio at `sample_rate` (Ogg/Opus only takes 8/12/16/24/48 kHz);
+    callers check before slow work so a 32 kHz model is not run for an .opus file it cannot write."""
+    fmt, subtype = write_format(path)
+    if fmt == "OGG" and subtype == "OPUS" and sample_rate not in _OPUS_RATES:
+        raise AudioError(f"{path}: Opus files need a rate of 8/12/16/24/48 kHz, got {sample_rate} Hz; "
+                         "write .ogg, .flac or .wav instead")
 
 
 def check_sample_rate(sample_rate: int, what: str = "sample rate") -> int:
@@ -70,12 +85,78 @@ def check_finite(wav: torch.Tensor, what: str = "audio") -> None:
 
 
 def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
-    """Header of an audio file (sample rate, channels, frames, duration) without decoding it."""
+    """Header of an audio file (sample rate, channels, frames, duration) without decoding it.
+    The header is not checked against the data: use `scan_audio` for a length that can be trusted."""
     path = _existing_file(path)
     try:
         return sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise _read_error(path, exc) from None
+
+
+def scan_audio(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(frames, sample_rate, channels) of a file, by decoding all of it block by block (memory stays
+    bounded whatever the header claims): exactly the checks `load_audio` makes (rate, NaN/Inf,
+    truncation, decodability), so a file that passes loads."""
+    path = _existing_file(path)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            sr = check_sample_rate(f.samplerate, f"{path}: sample rate")
+            _check_not_truncated(f, path)
+            frames = 0
+            for block in _blocks(f, -1):
+                check_finite(torch.from_numpy(block), str(path))
+                frames += block.shape[0]
+            _check_length(f, path, frames)
+            channels = f.channels
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise _read_error(path, exc) from None
+    if frames == 0:
+        raise AudioError(f"{path}: the file contains no audio samples")
+    return frames, sr, channels
+
+
+_READ_BLOCK_FRAMES = 1 << 18  # decode in blocks: an allocation follows the data, never the header's claim
+# Formats whose header length is exact (compressed streams such as MP3 only estimate it).
+_EXACT_LENGTH_FORMATS = ("WAV", "WAVEX", "FLAC", "AIFF", "W64", "RF64", "CAF", "AU")
+# libsndfile's header log: "data : 32000 (should be 16000)" when the data chunk is shorter than declared.
+_SHORT_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_UNKNOWN_CHUNK_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF)  # streaming writers that could not seek back
+
+
+def _blocks(f: sf.SoundFile, frames: int):
+    """Float32 [n, C] blocks of at most _READ_BLOCK_FRAMES, `frames` in all (-1: to the end)."""
+    left = frames
+    while left != 0:
+        n = _READ_BLOCK_FRAMES if left < 0 else min(_READ_BLOCK_FRAMES, left)
+        block = f.read(n, dtype="float32", always_2d=True)
+        if block.shape[0]:
+            yield block
+        if block.shape[0] < n:
+            return
+        left = left - block.shape[0] if left > 0 else left
+
+
+def _check_not_truncated(f: sf.SoundFile, path: Path) -> None:
+    """A WAV/AIFF whose data chunk holds less than its header declares (libsndfile silently reads what
+    is there)."""
+    m = _SHORT_CHUNK.search(f.extra_info or "")
+    if not m:
+        return
+    declared, present = int(m.group(1)), int(m.group(2))
+    frame_bytes = max(1, f.channels * 2)
+    if declared not in _UNKNOWN_CHUNK_SIZES and declared - present >= frame_bytes:
+        raise AudioError(f"{path}: the file is truncated (its header declares {declared} bytes of audio, "
+                         f"the file holds {present})")
+
+
+def _check_length(f: sf.SoundFile, path: Path, decoded: int) -> None:
+    """After decoding to the end: a header that promised more samples than the data held."""
+    if f.format in _EXACT_LENGTH_FORMATS and 0 < decoded < f.frames:
+        raise AudioError(f"{path}: the file is truncated or corrupt (its header declares {f.frames} samples, "
+                         f"only {decoded} could be decoded)")
 
 
 def load_audio(
@@ -102,6 +183,7 @@ def load_audio(
             check_sample_rate(file_sr, f"{path}: sample rate")
             start = int(round(offset * file_sr))
             frames = -1 if duration is None else int(round(duration * file_sr))
+            _check_not_truncated(f, path)
             if f.seekable() and start > 0:
                 if f.frames > 0 and start >= f.frames:
                     raise AudioError(
@@ -110,8 +192,12 @@ def load_audio(
                     )
                 f.seek(start)
             elif start > 0:
-                f.read(start, dtype="float32", always_2d=True)
-            data = f.read(frames, dtype="float32", always_2d=True)
+                for _ in _blocks(f, start):
+                    pass
+            blocks = list(_blocks(f, frames))
+            data = np.concatenate(blocks) if blocks else np.zeros((0, f.channels), np.float32)
+            if frames < 0:
+                _check_length(f, path, start + data.shape[0])
     except AudioError:
         raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -146,12 +232,7 @@ def save_audio(
       'none'     -- write as is, clipping to [-1, 1] for integer formats.
     """
     path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in _WRITE_FORMATS:
-        raise UnsupportedFormatError(
-            f"{path}: cannot write '{ext or 'no extension'}' files; "
-            f"use one of {', '.join(sorted(_WRITE_FORMATS))}"
-        )
+    fmt, default_subtype = write_format(path)
     sample_rate = check_sample_rate(sample_rate)
     wav = torch.as_tensor(wav).detach().to("cpu", torch.float32)
     if wav.dim() == 1:
@@ -162,26 +243,18 @@ def save_audio(
         raise AudioError("refusing to write an empty (zero-length) audio file")
     check_finite(wav)
     wav = normalize_audio(wav, normalize, peak_headroom_db, loudness_headroom_db, sample_rate=sample_rate)
-    fmt, default_subtype = _WRITE_FORMATS[ext]
     subtype = _SUBTYPES.get(subtype, subtype) if subtype else default_subtype
-    if fmt == "OGG" and default_subtype == "OPUS" and sample_rate not in (8000, 12000, 16000, 24000, 48000):
-        raise AudioError(f"Opus files need a rate of 8/12/16/24/48 kHz, got {sample_rate} Hz")
+    check_write_rate(path, sample_rate)
     data = wav.clamp(-1, 1).numpy().T if subtype != "FLOAT" else wav.numpy().T
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=ext, dir=path.parent)
-    os.close(fd)
     try:
-        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=data.shape[1], format=fmt, subtype=subtype) as f:
-            block = data.shape[0] if fmt in ("WAV", "FLAC", "AIFF") else int(_WRITE_BLOCK_SECONDS * sample_rate)
-            for start in range(0, data.shape[0], block):
-                f.write(np.ascontiguousarray(data[start : start + block]))
-        os.chmod(tmp, NEW_FILE_MODE)  # mkstemp makes 0600; an output file gets the usual umask mode
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=data.shape[1], format=fmt,
+                              subtype=subtype) as f:
+                block = data.shape[0] if fmt in ("WAV", "FLAC", "AIFF") else int(_WRITE_BLOCK_SECONDS * sample_rate)
+                for start in range(0, data.shape[0], block):
+                    f.write(np.ascontiguousarray(data[start : start + block]))
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-        raise AudioError(f"{path}: could not write audio ({exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        raise library_write_error(path, exc) from None
     return path
 
 
@@ -267,19 +340,15 @@ def convert_audio(wav: torch.Tensor, from_rate: int, to_rate: int, to_channels: 
 
 
 def _existing_file(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: the file is empty (0 bytes)")
-    return path
+    return check_input_file(path, AudioError, "an audio file")
 
 
 def _read_error(path: Path, exc: Exception) -> AudioError:
     msg = str(exc)
-    if "Format not recognised" in msg or "unknown format" in msg.lower():
+    # libsndfile says "does not exist or is not a regular file" for a file it cannot parse (random bytes
+    # named .mp3): the file was checked to exist, so that means an unreadable format
+    if ("Format not recognised" in msg or "unknown format" in msg.lower()
+            or "does not exist or is not a regular file" in msg):
         return UnsupportedFormatError(
             f"{path}: not a readable audio file (unknown or unsupported format; "
             "supported: wav, flac, ogg/vorbis, opus, mp3, aiff)"

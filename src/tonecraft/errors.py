@@ -32,3 +32,15 @@ class ModelNotFoundError(TonecraftError):
 
 class ConfigError(TonecraftError):
     """An invalid configuration value or generation parameter."""
+
+
+class OutputError(TonecraftError):
+    """A file that cannot be written (folder not creatable, permission denied, disk full)."""
+
+
+class Interrupted(TonecraftError):
+    """Work stopped by a signal after saving what it had (a training checkpoint); exits 128 + signal."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)

@@ -7,10 +7,13 @@
   to put them in a folder and pass that folder's path instead of the name.
 
 Loaders list acceptable file sets as alternatives, e.g. `[["config.json", "model.safetensors"],
-["config.json", "pytorch_model.bin"]]`; the first complete set wins.
+["config.json", "pytorch_model.bin"]]`; the first complete set wins. `resolve_dir` adds what directory
+loaders need: the shards listed in a `*.index.json` and optional extras (tokenizer, generation config)
+fetched best-effort, all in the same snapshot folder.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import typing as tp
@@ -141,3 +144,27 @@ def torch_hub_checkpoint_dir() -> Path:
         return Path(torch.hub.get_dir()) / "checkpoints"
     except Exception:  # pragma: no cover
         return Path("~/.cache/torch/hub/checkpoints").expanduser()
+
+
+def resolve_dir(repo_id: str, alternatives: tp.Sequence[tp.Sequence[str]], optional: tp.Sequence[str] = (),
+                name: str | None = None) -> Path:
+    """Snapshot folder holding one complete file set of `repo_id` (+ shards + whatever `optional` exists)."""
+    files = resolve_repo_files(repo_id, alternatives, name=name)
+    folder = next(iter(files.values())).parent
+    shards: list[str] = []
+    for fname, path in files.items():
+        if fname.endswith(".index.json"):
+            try:
+                shards += sorted(set(json.loads(path.read_text())["weight_map"].values()))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # the loader reports the malformed index
+    if shards:
+        resolve_repo_files(repo_id, [shards], name=name)
+    for fname in optional:
+        if fname in files:
+            continue
+        try:
+            resolve_repo_files(repo_id, [[fname]], name=name)
+        except Exception:  # noqa: BLE001 - optional file: absent is fine
+            pass
+    return folder

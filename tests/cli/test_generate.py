@@ -74,7 +74,7 @@ def test_unconditional(model_dir, tmp_path):
 ])
 def test_errors_are_messages_not_tracebacks(model_dir, tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("tonecraft.models.cli_generate.DEFAULT_MODEL", None)  # the "no model given" case
+    monkeypatch.setattr("tonecraft.cli.generate.DEFAULT_MODEL", None)  # the "no model given" case
     if "--model" not in args and args[-1] != "o.wav":
         args = [*args, "--model", model_dir]
     assert main(args) == 1

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tonecraft.codec import bitpack
+from tonecraft.compressed import bitpack
 
 
 @st.composite

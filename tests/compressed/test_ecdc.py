@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import pytest
 import torch
 
-from tonecraft.codec import ecdc
+from tonecraft.compressed import ecdc
 from tonecraft.errors import CompressedFileError
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -159,7 +159,7 @@ def test_full_pipeline_matches_encodec(reference, tmp_path, monkeypatch):
     """Same weights in our Codec: compress_file writes exactly encodec's bytes, and our
     decompress_file of their file gives their audio."""
     from tonecraft.audio import load_audio, save_audio
-    from tonecraft.codec import compress as C
+    from tonecraft.compressed import compress as C
     from tonecraft.pretrained.codec_loading import load_codec
 
     name, model, wav, frames, data = reference
@@ -202,3 +202,16 @@ def test_fuzz_json_headers(meta, payload):
     except CompressedFileError:
         return
     assert h.model in ecdc.LAYOUTS and len(segs) >= 1
+
+
+def test_nonzero_padding_bits_are_detected(tmp_path):
+    """Issue 13: .ecdc has no checksum; the zero padding after each segment's codes is checked."""
+    layout = ecdc.LAYOUTS["encodec_24khz"]
+    path = tmp_path / "x.ecdc"
+    ecdc.write_ecdc(path, ecdc.EcdcHeader("encodec_24khz", 320, 2), layout, [(np.array([[5], [1023]]), None)])
+    assert ecdc.read_ecdc(path)[1][0].codes.tolist() == [[5], [1023]]  # 20 bits of codes, 4 of padding
+    data = bytearray(path.read_bytes())
+    data[-1] |= 0x80
+    path.write_bytes(bytes(data))
+    with pytest.raises(CompressedFileError, match="padding bits"):
+        ecdc.read_ecdc(path)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tonecraft.codec import tcq
+from tonecraft.compressed import tcq
 from tonecraft.errors import CompressedFileError
 
 
@@ -140,11 +140,20 @@ def test_raw_file_helper_is_valid():
     (raw_file(payload=segment(7) + b"\x00"), "unexpected bytes"),
     (raw_file(payload=segment(0)), "frames"),
     (raw_file(payload=segment(2**32 - 1, nbytes=20)), "frames"),
-    (raw_file(length=2**32 * 160, payload=segment(2**32 - 1, nbytes=20)), "truncated"),
+    (raw_file(length=(2**32 - 1) * 160, payload=segment(2**32 - 1, nbytes=20)), "truncated"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_hostile_headers(data, match):
     with pytest.raises(CompressedFileError, match=match):
         tcq.read_tcq(data)
+
+
+def test_length_field_must_agree_with_the_codes():
+    """Issue 13: a length field one hop too long (CRC recomputed) decoded to fewer samples than `info` showed."""
+    assert tcq.read_tcq(raw_file(length=1_000 + 40, payload=segment(7)))[0].length == 1_040  # 7 frames cover it
+    with pytest.raises(CompressedFileError, match="disagree"):
+        tcq.read_tcq(raw_file(length=1_000 + 160, payload=segment(7)))
+    with pytest.raises(CompressedFileError, match="disagree"):
+        tcq.read_tcq(raw_file(payload=segment(6)))
 
 
 def test_huge_declared_header_length():

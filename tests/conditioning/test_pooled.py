@@ -2,7 +2,7 @@
 import torch
 
 from tonecraft.conditioning.base import TextConditioner
-from tonecraft.train.text import HashTextEncoder
+from tonecraft.conditioning.hash_encoder import HashTextEncoder
 
 
 def test_pooled_is_projected_masked_mean_and_null_is_zero():

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from tonecraft.conditioning.base import TextConditioner
+from tonecraft.conditioning.factory import ConditionerConfig
+from tonecraft.conditioning.hash_encoder import HashTextEncoder
 from tonecraft.conditioning.tempo import TempoEmbedding, bpm_tensor, parse_bpm
 from tonecraft.errors import ConfigError
-from tonecraft.train.text import ConditionerConfig, HashTextEncoder
 
 
 @pytest.mark.parametrize("text, bpm", [
@@ -89,3 +90,22 @@ def test_add_tempo_keeps_outputs_until_trained():
     before = cond.condition_all(["reel, 113 bpm"])[2]
     cond.add_tempo()
     assert cond.tempo and cond.condition_all(["reel, 113 bpm"])[2].equal(before)
+
+
+@pytest.mark.parametrize("text, bpm", [
+    ("fast reel with a laid-back hip-hop beat", 144.0),  # the earliest word, not the first in TEMPO_WORDS
+    ("laid-back groove with fast hi-hats", 80.0),
+    ("slow intro that turns very fast", 66.0),
+    ("very slow waltz", 50.0),  # "very slow" and "slow" overlap: the longer one starting first wins
+    ("Allegro string quartet with a slow ending", 132.0),
+    ("upbeat pop, fast drums, 90 bpm", 90.0),  # an explicit number still wins over words
+])
+def test_parse_bpm_reads_the_earliest_tempo_word(text, bpm):
+    assert parse_bpm(text) == bpm
+
+
+def test_parse_bpm_knows_every_tempo_word():
+    from tonecraft.conditioning.tempo import TEMPO_WORDS
+
+    for word, bpm in TEMPO_WORDS:
+        assert parse_bpm(f"a {word.upper()} tune") == bpm, word

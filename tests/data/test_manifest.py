@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tonecraft.data.cli import add_arguments, run
+from tonecraft.cli.data import add_arguments, run
 from tonecraft.data.info import MusicInfo, augment_description, read_info
 from tonecraft.data.manifest import (AudioMeta, ManifestError, index_directory, read_manifest,
                                      sidecar_path, write_manifest)
@@ -97,3 +97,26 @@ def test_cli_index(folder, tmp_path, capsys):
     assert len(read_manifest(out)) == 2
     args = p.parse_args(["index", str(folder), "-o", str(out), "-q", "--strict"])
     assert run(args) == 1
+
+
+def test_index_refuses_what_load_audio_refuses(tmp_path):
+    """Issue 13.10: indexing read headers only: it accepted 1 Hz / 10 MHz rates, NaN samples, truncated files,
+    and took a header's 2^36-sample claim as the duration."""
+    import os
+
+    from helpers_hostile import (fifo, good_wav, huge_flac, nan_wav, symlink_loop, truncated_flac, truncated_wav,
+                                 wav_with_rate)
+
+    d = tmp_path / "audio"
+    d.mkdir()
+    good_wav(d / "good.wav", seconds=0.5)
+    bad = {"r1.wav": lambda p: wav_with_rate(p, 1), "r10m.wav": lambda p: wav_with_rate(p, 10_000_000),
+           "nan.wav": nan_wav, "tr.flac": truncated_flac, "tr.wav": truncated_wav, "huge.flac": huge_flac,
+           "fifo.wav": fifo, "loop.wav": symlink_loop}
+    for name, make in bad.items():
+        make(d / name)
+    os.symlink("..", d / "up")  # a directory loop must not be walked forever
+    metas, failures = index_directory(d, workers=1)
+    assert [os.path.basename(m.path) for m in metas] == ["good.wav"]
+    assert metas[0].duration == pytest.approx(0.5)
+    assert sorted(os.path.basename(f.path) for f in failures) == sorted(bad)

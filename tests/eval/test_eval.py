@@ -167,9 +167,20 @@ def test_tempo_word_prompt_replaces_the_tempo(description, word, prompt):
     assert parse_bpm(prompt) == parse_bpm(word)  # only the new word tells the tempo
 
 
+def test_tempo_word_prompt_removes_every_tempo_word_parse_bpm_reads():
+    from tonecraft.conditioning.tempo import TEMPO_WORDS, parse_bpm
+    from tonecraft.eval.runner import tempo_word_prompt
+
+    for word, _ in TEMPO_WORDS:
+        prompt = tempo_word_prompt(f"A {word} tune on piano", "slow")
+        assert prompt == "A slow tune on piano", word
+        assert parse_bpm(prompt) == parse_bpm("slow")
+
+
 def test_end_to_end_tiny_random(tmp_path):
     pytest.importorskip("librosa")
-    from tonecraft.eval.runner import EvalConfig, format_report, run, write_json
+    from tonecraft.eval.report import format_report, write_json
+    from tonecraft.eval.runner import EvalConfig, run
     from tonecraft.eval.tiny import save_tiny_random_model
 
     torch.set_num_threads(1)
@@ -200,7 +211,7 @@ def test_load_lm_training_checkpoint(tmp_path):
     from tonecraft.lm.model import LMModel
     from tonecraft.train.checkpoint import save_checkpoint
     from tonecraft.train.lm_trainer import LMTrainModule
-    from tonecraft.train.text import ConditionerConfig, build_conditioner
+    from tonecraft.conditioning.factory import ConditionerConfig, build_conditioner
 
     model_dir = save_tiny_random_model(tmp_path / "m")
     lm_cfg = LMConfig(dim=32, num_heads=2, num_layers=1, n_q=2, card=32)

@@ -30,7 +30,7 @@ ALL = [
 ]
 
 
-def test_delay_example_from_facts():
+def test_delay_example_four_codebooks():
     a, b, c, d = (torch.tensor([[10, 11, 12, 13]]) + 10 * i for i in range(4))
     codes = torch.stack([a, b, c, d], dim=1)  # [1, 4, 4]
     p = delay_pattern(4, 4)

@@ -106,7 +106,7 @@ def test_defaults_and_generation(ckpt):
 
 def test_cli_sfx_and_generate_pick_audiogen(ckpt, tmp_path, monkeypatch):
     from tonecraft.cli import main
-    from tonecraft.models import cli_sfx
+    from tonecraft.cli import sfx as cli_sfx
 
     d = str(ckpt[0])
     assert main(["sfx", "dog barking", "--model", d, "-d", "0.2", "-q", "--seed", "0", "-o",

@@ -62,7 +62,7 @@ def test_shipped_model_reads_the_tempo(model):
 
 
 def test_aliases_and_cli_default():
-    from tonecraft.models import cli_generate
+    from tonecraft.cli import generate as cli_generate
     from tonecraft.pretrained.default_model import is_default_name
 
     assert cli_generate.DEFAULT_MODEL == "tonecraft-default"
@@ -81,7 +81,7 @@ def test_demo_writes_wav_and_png(tmp_path, capsys):
 
 
 def test_png_encoder_roundtrip_header():
-    from tonecraft.demo import png_bytes, spectrogram_image
+    from tonecraft.cli.demo import png_bytes, spectrogram_image
 
     img = spectrogram_image(np.sin(np.arange(16000) * 0.1), 32000)
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3

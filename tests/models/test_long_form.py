@@ -1,4 +1,5 @@
-"""Long-form generation beyond max_duration (facts §1.8): sliding windows re-prompted with the previous tail.
+"""Long-form generation beyond max_duration (audiocraft BaseGenModel._generate_tokens): sliding windows re-prompted
+with the previous tail.
 
 A tiny model with a 1000 Hz codec, hop 500 (2 frames/s) and the real max_duration of 30 s makes a
 70-s piece 140 frames: windows of 60 frames, stride 18 s = 36 frames, prompts of 24 frames.
@@ -6,7 +7,7 @@ A tiny model with a 1000 Hz codec, hop 500 (2 frames/s) and the real max_duratio
 import pytest
 import torch
 
-import tonecraft.models.genmodel as genmodel
+import tonecraft.models.long_form as long_form
 from helpers_generation import tiny_generator
 
 
@@ -19,14 +20,14 @@ def model():
 
 def _record_windows(monkeypatch, model):
     windows, offsets = [], []
-    real = genmodel.generate_tokens
+    real = long_form.generate_tokens
 
     def spy(lm, condition, null, prompt=None, max_gen_len=0, **kw):
         out = real(lm, condition, null, prompt=prompt, max_gen_len=max_gen_len, **kw)
         windows.append((None if prompt is None else prompt.clone(), out.clone()))
         return out
 
-    monkeypatch.setattr(genmodel, "generate_tokens", spy)
+    monkeypatch.setattr(long_form, "generate_tokens", spy)
     conditions = model._conditions
 
     def conditions_spy(descriptions, **kw):

@@ -8,7 +8,7 @@ from tonecraft.conditioning.base import TextConditioner
 from tonecraft.lm.patterns import get_pattern
 from tonecraft.models.musicgen import MusicGen
 from tonecraft.train.lm_trainer import LMTrainModule
-from tonecraft.train.text import HashTextEncoder
+from tonecraft.conditioning.hash_encoder import HashTextEncoder
 
 
 def _model(seed: int = 0, tempo: bool = False, grid: bool = False) -> MusicGen:

@@ -8,7 +8,8 @@ import torch
 from helpers_codec import randomize_codebooks_
 from tonecraft.codec import Codec, CodecConfig
 from tonecraft.errors import CheckpointError, ModelNotFoundError, TonecraftError
-from tonecraft.pretrained import codec_loading, hub
+from tonecraft import hub
+from tonecraft.pretrained import codec_loading
 from tonecraft.pretrained.codec_loading import load_codec
 
 TINY = CodecConfig(name="tiny", sample_rate=8000, dimension=8, n_filters=4, ratios=[4, 2], n_q=2, bins=16,
@@ -157,14 +158,3 @@ def test_malformed_checkpoints_raise_checkpoint_error(tmp_path, kind):
     with pytest.raises(CheckpointError) as e:
         load_codec(target)
     assert isinstance(e.value, TonecraftError) and str(e.value)
-
-
-def test_hub_helpers(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    assert hub.is_offline()
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
-    assert not hub.is_offline()
-    assert hub.is_repo_id("facebook/encodec_32khz") and not hub.is_repo_id("encodec_24khz")
-    msg = hub.not_found_message("x/y", [["a.json", "b.bin"], ["c.bin"]], repo_id="x/y")
-    assert "[a.json + b.bin] or [c.bin]" in msg and "https://huggingface.co/x/y" in msg

@@ -7,7 +7,7 @@ import torch
 torch.set_num_threads(1)
 
 from tonecraft.train import distributed  # noqa: E402
-from tonecraft.train.cli import load_run_config, trainer_classes  # noqa: E402
+from tonecraft.train.run_config import load_run_config, trainer_classes  # noqa: E402
 
 kind, cfg_path, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 cfg = load_run_config(kind, cfg_path, None, sys.argv[4:])

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from tonecraft.errors import CheckpointError, ConfigError
-from tonecraft.train.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from tonecraft.fileio import atomic_write
+from tonecraft.train.checkpoint import load_checkpoint, save_checkpoint
 from tonecraft.train.codec_trainer import CodecTrainConfig
 from tonecraft.train.config import apply_overrides, from_dict, load_config, to_dict
 from tonecraft.train.lm_trainer import LMTrainConfig
@@ -59,7 +60,7 @@ def test_atomic_checkpoint(tmp_path):
         raise RuntimeError("killed while writing")
 
     with pytest.raises(RuntimeError):
-        atomic_write_bytes(path, boom)
+        atomic_write(path, boom)
     assert load_checkpoint(path)["step"] == 1  # old checkpoint intact
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temp files left
     path.write_bytes(b"garbage")

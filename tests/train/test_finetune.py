@@ -6,7 +6,7 @@ import torch
 pytest.importorskip("transformers")
 
 from tonecraft.train.config import from_dict  # noqa: E402
-from tonecraft.train.export import load_lm_export  # noqa: E402
+from tonecraft.pretrained.export_format import load_lm_export  # noqa: E402
 from tonecraft.train.lm_trainer import LMTrainConfig, LMTrainer  # noqa: E402
 
 from train_helpers import lm_config, token_cache  # noqa: E402

@@ -108,7 +108,7 @@ def test_pooled_prefix_valid_gain_and_export_roundtrip(tmp_path):
 
 
 def test_finetune_adds_tempo_embedding_that_learns_and_exports(tmp_path):
-    from tonecraft.train.export import load_lm_export
+    from tonecraft.pretrained.export_format import load_lm_export
 
     cache = token_cache(tmp_path / "cache", n_items=4, description="song number {i} at {bpm} bpm")
     base = _trainer(cache, tmp_path / "run", run={"steps": 2}, conditioner={"pooled_prefix": True})
@@ -130,7 +130,7 @@ def test_finetune_adds_tempo_embedding_that_learns_and_exports(tmp_path):
 
 def test_finetune_adds_beat_grid_fed_with_segment_phase(tmp_path):
     from tonecraft.errors import ConfigError
-    from tonecraft.train.export import load_lm_export
+    from tonecraft.pretrained.export_format import load_lm_export
 
     cache = token_cache(tmp_path / "cache", n_items=4, description="song number {i} at {bpm} bpm")
     base = _trainer(cache, tmp_path / "run", run={"steps": 2}, conditioner={"pooled_prefix": True})

@@ -1,27 +1,31 @@
-"""The `tonecraft` command line.
+"""The `tonecraft` command line: the router (`tonecraft.cli:main`, also `python -m tonecraft.cli`).
 
-Each sub-command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`.
+Each sub-command is one module of this package (`cli/generate.py`, `cli/train.py` ...) exposing
+`add_arguments(parser)` and `run(args) -> int`.
 Modules are imported only when their command runs, so `tonecraft --help` stays fast.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
-from .errors import TonecraftError
+from ..errors import TonecraftError
+from ..fileio import remove_live_temps
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "generate": ("tonecraft.models.cli_generate", "generate music (or sound effects) from a text prompt"),
-    "sfx": ("tonecraft.models.cli_sfx", "generate sound effects with AudioGen (alias of generate --model audiogen-medium)"),
-    "compress": ("tonecraft.codec.cli_compress", "compress an audio file with a neural codec"),
-    "decompress": ("tonecraft.codec.cli_decompress", "decompress a .tcq or .ecdc file back to audio"),
-    "info": ("tonecraft.codec.cli_info", "show the header of a compressed file"),
-    "data": ("tonecraft.data.cli", "dataset tools (index a folder into a manifest)"),
-    "corpus": ("tonecraft.data.corpus.cli", "render the offline captioned training corpus"),
-    "train": ("tonecraft.train.cli", "train a codec or a language model"),
-    "demo": ("tonecraft.demo", "run the end-to-end demo used by `make demo`"),
+    "generate": ("tonecraft.cli.generate", "generate music (or sound effects) from a text prompt"),
+    "sfx": ("tonecraft.cli.sfx", "generate sound effects with AudioGen (alias of generate --model audiogen-medium)"),
+    "compress": ("tonecraft.cli.compress", "compress an audio file with a neural codec"),
+    "decompress": ("tonecraft.cli.decompress", "decompress a .tcq or .ecdc file back to audio"),
+    "info": ("tonecraft.cli.info", "show the header of a compressed file"),
+    "data": ("tonecraft.cli.data", "dataset tools (index a folder into a manifest)"),
+    "corpus": ("tonecraft.cli.corpus", "render the offline captioned training corpus"),
+    "train": ("tonecraft.cli.train", "train a codec or a language model"),
+    "demo": ("tonecraft.cli.demo", "run the end-to-end demo used by `make demo`"),
 }
 
 
@@ -32,7 +36,7 @@ def _load(module_name: str):
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser lists every command; only `command`'s module is imported (fast start-up)."""
     parser = argparse.ArgumentParser(prog="tonecraft", description=__doc__.splitlines()[0])
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"tonecraft {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -52,15 +56,38 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    previous = _terminate_cleanly()
     try:
         return int(_load(args._module).run(args) or 0)
     except TonecraftError as exc:
         print(f"tonecraft {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    finally:
+        remove_live_temps()  # whatever a signal or an error left half-written
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt so that every `finally` and every atomic
+    writer's cleanup runs (temp files removed, targets untouched)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _terminate_cleanly():
+    """Turn SIGTERM into `Terminated` (the default action would kill the process without any cleanup).
+    Only in the main thread and only when SIGTERM is not already handled (e.g. by an embedding program)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import TonecraftError
+from ..fileio import check_output_path, same_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .compress import DEFAULT_MODEL
+    from ..compressed.compress import DEFAULT_MODEL
 
     p.add_argument("input", help="audio file (any rate and channel count: converted to the model's)")
     p.add_argument("output", help="compressed file; .ecdc writes EnCodec's format, anything else .tcq")
@@ -22,10 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .compress import compress_file
+    from ..compressed.compress import compress_file
 
-    if Path(args.output).resolve() == Path(args.input).resolve():
+    if same_file(args.output, args.input):  # (Path.resolve raises on a symlink loop)
         raise TonecraftError("refusing to overwrite the input file with the compressed output")
+    check_output_path(args.output)  # before the model loads
     info = compress_file(args.input, args.output, model=args.model, bandwidth=args.bandwidth,
                          progress=args.progress, device=args.device)
     print(f"{args.output}: {info['file_size']} bytes, {info['duration']:.2f} s "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...errors import ConfigError
+from ..errors import ConfigError
 
 
 def _clip_seconds(text: str) -> tuple[float, float]:
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "corpus_command", None) != "music":
         args._corpus_root.print_help()
         return 2
-    from .build import CorpusConfig, build_corpus
-    from .sources import DEFAULT_COLLECTIONS
+    from ..data.corpus.build import CorpusConfig, build_corpus
+    from ..data.corpus.sources import DEFAULT_COLLECTIONS
 
     cols = DEFAULT_COLLECTIONS if args.collections is None else tuple(
         c.strip() for c in args.collections.split(",") if c.strip())

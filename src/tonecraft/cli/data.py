@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..errors import TonecraftError
+from ..fileio import check_output_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_index(args) -> int:
-    from .manifest import AUDIO_EXTENSIONS, index_directory, write_manifest
+    from ..data.manifest import AUDIO_EXTENSIONS, index_directory, write_manifest
 
-    out = Path(args.output)
+    out = check_output_path(args.output)  # before scanning the folder
     metas, failures = index_directory(
         args.dir, workers=args.workers, extensions=args.ext or AUDIO_EXTENSIONS,
         relative_to=out.resolve().parent if args.relative else None,
@@ -89,19 +90,19 @@ def _run_index(args) -> int:
 
 
 def _run_cache(args) -> int:
-    from .manifest import read_manifest
-    from .token_cache import build_token_cache
-    from ..train.export import load_codec
+    from ..data.manifest import read_manifest
+    from ..data.token_cache import build_token_cache
+    from ..train.export import load_training_codec
 
     metas = read_manifest(args.manifest)
     if args.shard:
-        from .token_cache import shard
+        from ..data.token_cache import shard
 
         metas = shard(metas, args.shard)
-    codec = load_codec(args.codec, device=args.device)
+    codec = load_training_codec(args.codec, device=args.device)
     out, failures = build_token_cache(metas, codec, args.output, chunk_duration=args.chunk,
                                       device=args.device, progress=not args.quiet, codec_name=args.codec)
-    from .token_cache import TokenCache
+    from ..data.token_cache import TokenCache
 
     cache = TokenCache(out)
     if metas and not len(cache):
@@ -115,7 +116,7 @@ def _run_cache(args) -> int:
 
 
 def _run_merge(args) -> int:
-    from .token_cache import TokenCache, merge_token_caches
+    from ..data.token_cache import TokenCache, merge_token_caches
 
     out = merge_token_caches(args.output, args.caches)
     cache = TokenCache(out)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import TonecraftError
+from ..fileio import check_output_path, same_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,10 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .compress import decompress_file
+    from ..audio import write_format
+    from ..compressed.compress import decompress_file
 
-    if Path(args.output).resolve() == Path(args.input).resolve():
+    if same_file(args.output, args.input):  # (Path.resolve raises on a symlink loop)
         raise TonecraftError("refusing to overwrite the compressed input with the audio output")
+    check_output_path(args.output)  # before the model loads
+    write_format(args.output)
     out = decompress_file(args.input, args.output, model=args.model, progress=args.progress,
                           device=args.device)
     print(f"wrote {out}")

@@ -89,14 +89,9 @@ def spectrogram_image(wav: np.ndarray, sample_rate: int, n_fft: int = 1024, hop:
 
 
 def write_spectrogram_png(wav: np.ndarray, sample_rate: int, path: str | Path) -> Path:
-    import os
+    from ..fileio import atomic_write_bytes
 
-    path = Path(path)
-    data = png_bytes(spectrogram_image(wav, sample_rate))
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, png_bytes(spectrogram_image(wav, sample_rate)))
 
 
 # -- command ------------------------------------------------------------------------------------------------------
@@ -104,9 +99,9 @@ def write_spectrogram_png(wav: np.ndarray, sample_rate: int, path: str | Path) -
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from .audio import save_audio
-    from .models import load_model
-    from .models.genmodel import tune_cpu_threads
+    from ..audio import save_audio
+    from ..models import load_model
+    from ..models.genmodel import tune_cpu_threads
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,16 +13,24 @@ The model class (MusicGen or AudioGen) follows the checkpoint.
 from __future__ import annotations
 
 import argparse
+import importlib
+import logging
 import os
 import sys
+import threading
+import time
+from contextlib import closing
 from pathlib import Path
 
-from ..errors import ConfigError
+from .. import cpu_features
+from ..errors import ConfigError, OutputError, UnsupportedFormatError
+from ..models.params import AUDIOGEN_DEFAULTS, MUSICGEN_DEFAULTS, GenerationParams, family_defaults
+
+log = logging.getLogger("tonecraft")
 
 # The model used when --model is not given: tonecraft's own small model, shipped in the package
 # (src/tonecraft/assets/default, see pretrained/default_model.py).
 DEFAULT_MODEL: str | None = "tonecraft-default"
-DEFAULT_DURATION = {"musicgen": 10.0, "audiogen": 5.0}
 
 
 def add_arguments(p: argparse.ArgumentParser, default_model: str | None = None) -> None:
@@ -32,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser, default_model: str | None = None) 
                    help="official name (musicgen-small, musicgen-melody, musicgen-stereo-small, audiogen-medium, ...) "
                         "or a local checkpoint directory" + (f" (default: {default_model})" if default_model else ""))
     p.add_argument("--duration", "-d", type=float, default=None,
-                   help="seconds of audio, prompt included (default: 10 for MusicGen, 5 for AudioGen)")
+                   help=f"seconds of audio, prompt included (default: {MUSICGEN_DEFAULTS.cli_duration:g} for MusicGen, "
+                        f"{AUDIOGEN_DEFAULTS.cli_duration:g} for AudioGen)")
     p.add_argument("--melody", metavar="FILE", default=None,
                    help="reference audio whose melody (chroma) to follow; needs a melody model. Chroma comes from "
                         "the full mix (no stem separation)")
@@ -41,26 +50,35 @@ def add_arguments(p: argparse.ArgumentParser, default_model: str | None = None) 
     p.add_argument("--drop-prompt", action="store_true",
                    help="with --continue: write only the new part (default: the prompt re-decoded + continuation)")
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible output")
-    p.add_argument("--top-k", type=int, default=250, help="sample among the k most likely tokens (0: off)")
-    p.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling mass (0: off; wins over top-k)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0: greedy)")
-    p.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale (default: the model's, 3)")
+    p.add_argument("--top-k", type=int, default=GenerationParams.top_k,
+                   help="sample among the k most likely tokens (0: off)")
+    p.add_argument("--top-p", type=float, default=GenerationParams.top_p,
+                   help="nucleus sampling mass (0: off; wins over top-k)")
+    p.add_argument("--temperature", type=float, default=GenerationParams.temperature,
+                   help="softmax temperature (0: greedy)")
+    p.add_argument("--cfg", type=float, default=None,
+                   help=f"classifier-free guidance scale (default: the model's, {GenerationParams.cfg_coef:g})")
     p.add_argument("--extend-stride", type=float, default=None,
                    help="seconds added per window when the duration exceeds the model's maximum "
-                        "(default: 18 for MusicGen, 2 for AudioGen)")
+                        f"(default: {MUSICGEN_DEFAULTS.params.extend_stride:g} for MusicGen, "
+                        f"{AUDIOGEN_DEFAULTS.params.extend_stride:g} for AudioGen)")
     p.add_argument("-n", "--num-samples", type=int, default=1, help="number of samples (one batch)")
     p.add_argument("-o", "--output", default="generated.wav",
                    help="output audio file (.wav, .flac, ...); with --stream, '-' writes raw float32 to stdout")
     p.add_argument("--stream", action="store_true",
-                   help="write audio while it is generated (into OUTPUT.part, renamed at the end; or raw "
-                        "little-endian float32 interleaved samples to stdout with -o -). No normalisation")
+                   help="write audio while it is generated (into a temp file next to OUTPUT, renamed at the end; "
+                        "or raw little-endian float32 interleaved samples to stdout with -o -). No normalisation")
     p.add_argument("--chunk", type=float, default=1.0, help="with --stream: seconds per written chunk")
     p.add_argument("--normalize", choices=("loudness", "peak", "none"), default="loudness",
                    help="output level strategy (audiocraft's demos use loudness)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda if available)")
-    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
-                   help="LM precision (auto: bfloat16 on CUDA, float32 elsewhere)")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "int8"), default="auto",
+                   help="LM precision (auto: bfloat16 on CUDA, float32 elsewhere; int8: dynamic int8 linear "
+                        "layers on CPU, several times faster, close to float32; bfloat16 on a CPU without "
+                        "native bf16 works but is slower)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="say which CPU fast paths were taken (and why others were not) and how long loading took")
 
 
 def output_paths(output: str | Path, count: int) -> list[Path]:
@@ -80,8 +98,14 @@ def _device(name: str | None) -> str:
         dev = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
+    if dev.type not in ("cpu", "cuda", "mps"):  # e.g. 'meta' (no data) or backends we never tested
+        raise ConfigError(f"device {name!r} cannot run generation: use cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r} requested but there are {torch.cuda.device_count()} CUDA devices")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r} requested but MPS is not available")
     return name
 
 
@@ -98,9 +122,104 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--chunk must be > 0 seconds, got {args.chunk}")
     if args.output == "-" and not args.stream:
         raise ConfigError("-o - (stdout) needs --stream")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be between 0 and 2**64 - 1, got {args.seed}")
+    if args.prompt:
+        _check_text(args.prompt)
+
+
+MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed takes
+
+
+def _check_text(prompt: str) -> None:
+    """A prompt the tokenizer can take: bytes that are not UTF-8 reach Python as lone surrogates."""
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(prompt[exc.start])
+        what = f"byte 0x{bad - 0xDC00:02x}" if 0xDC80 <= bad <= 0xDCFF else f"character U+{bad:04X}"
+        raise ConfigError(f"the prompt is not valid UTF-8 text ({what} at position {exc.start}); "
+                          "check the shell's locale or the file the prompt came from") from None
+
+
+def _check_outputs(args: argparse.Namespace, paths: list[Path]) -> None:
+    """Everything about the output that can be checked before the model loads: extension, name length,
+    parent folder (exists or can be made, is a folder, is writable)."""
+    from .. import audio
+    from ..fileio import check_output_path
+
+    if args.output == "-":
+        return
+    try:
+        audio.write_format(paths[0])
+    except UnsupportedFormatError:
+        raise ConfigError(f"{paths[0]}: unsupported output extension; use one of "
+                          f"{', '.join(sorted(audio.WRITE_FORMATS))}") from None
+    for path in paths:
+        check_output_path(path)
+
+
+def _check_melody_model(model_name: str) -> None:
+    from ..pretrained.musicgen_loading import peek_is_melody
+
+    if peek_is_melody(model_name) is False:
+        raise ConfigError(f"--melody needs a melody model (musicgen-melody, musicgen-stereo-melody, ...); "
+                          f"{model_name} is not one")
+
+
+def prepare_decoding(model, dtype: str) -> None:
+    """The decoding fast path for `dtype` where this CPU supports it (`cpu_features`); says which was taken."""
+    if dtype == "int8":
+        model.lm.optimize_decoding(dtype="int8")  # falls back to float32, with the reason logged, where unsupported
+        if model.lm.decoding_path != "int8":
+            cpu_features.announce("--dtype int8", "not available here, decoding in float32 "
+                                  f"({cpu_features.why_not('int8') or 'not on a CPU'})", logging.WARNING)
+    elif dtype == "bfloat16" and model.device.type == "cpu":
+        if not cpu_features.supports("native_bf16"):
+            cpu_features.announce("--dtype bfloat16", "this CPU has no native bf16: bf16 runs emulated, slower "
+                                  "than float32 (try --dtype int8 for speed)", logging.WARNING)
+        model.lm.optimize_decoding()  # oneDNN prepacking where supported, plain bf16 otherwise
+    else:
+        cpu_features.announce("decoding", f"eager {dtype} on {model.device.type}")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a message is logged (not the one at set-up)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def configure_logging(verbose: bool) -> None:
+    """Warnings always reach stderr as one line; --verbose adds the INFO lines (fast paths, timings)."""
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("tonecraft: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def prefetch(module: str) -> None:
+    """Import `module` in a background thread: pyloudnorm pulls in scipy.signal (1-3 s here), which then
+    overlaps the model load and the generation instead of following them."""
+    def load():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # the real import reports it where it is needed
+
+    threading.Thread(target=load, name=f"prefetch-{module}", daemon=True).start()
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_logging(getattr(args, "verbose", False))
+    if not args.stream and args.normalize == "loudness":
+        prefetch("pyloudnorm")
     model_name = args.model or DEFAULT_MODEL
     if not model_name:
         raise ConfigError("no model given: pass --model musicgen-small (or another official name, "
@@ -109,11 +228,9 @@ def run(args: argparse.Namespace) -> int:
     paths = output_paths(args.output, args.num_samples)
     from .. import audio
 
-    formats = getattr(audio, "_WRITE_FORMATS", None)  # fail before the (slow) generation on a bad extension
-    if args.output != "-" and formats and paths[0].suffix.lower() not in formats:
-        raise ConfigError(f"{paths[0]}: unsupported output extension; use one of {', '.join(sorted(formats))}")
-
-    from .genmodel import GenerationParams
+    _check_outputs(args, paths)  # one validation pass, before the (slow) model load and generation
+    if args.melody:
+        _check_melody_model(model_name)
 
     def params(duration: float, cfg_coef: float, max_duration: float, stride: float) -> GenerationParams:
         return GenerationParams(duration=duration, top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
@@ -121,71 +238,107 @@ def run(args: argparse.Namespace) -> int:
                                 extend_stride=stride).validate(max_duration)
 
     # Reject bad values (and unreadable reference audio) before the (slow) model load.
-    params(args.duration if args.duration is not None else 1.0, args.cfg if args.cfg is not None else 3.0,
-           float("inf"), 1.0)
+    params(args.duration if args.duration is not None else 1.0,
+           args.cfg if args.cfg is not None else GenerationParams.cfg_coef, float("inf"), 1.0)
     melody = audio.load_audio(args.melody) if args.melody else None
     prompt = audio.load_audio(args.continue_from) if args.continue_from else None
     device = _device(args.device)
     dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
 
-    from . import load_model
-    from .genmodel import tune_cpu_threads
+    from ..models import load_model
+    from ..models.genmodel import tune_cpu_threads
 
-    model = load_model(model_name, device=device, dtype=dtype)
+    started = time.perf_counter()
+    model = load_model(model_name, device=device, dtype="float32" if dtype == "int8" else dtype)
     tune_cpu_threads(model)
+    prepare_decoding(model, dtype)
+    log.info("%s loaded in %.2f s (%s)", model_name, time.perf_counter() - started, cpu_features.summary())
     if melody is not None and not getattr(model, "is_melody", False):
         raise ConfigError(f"--melody needs a melody model (musicgen-melody, musicgen-stereo-melody, ...); "
                           f"{model_name} is not one")
-    duration = args.duration if args.duration is not None else min(DEFAULT_DURATION[model.family],
-                                                                    model.max_duration)
-    stride = args.extend_stride if args.extend_stride is not None else model.default_extend_stride
+    defaults = family_defaults(model.family)
+    duration = args.duration if args.duration is not None else min(defaults.cli_duration, model.max_duration)
+    if round(duration * model.frame_rate) < 1:
+        raise ConfigError(f"--duration {duration:g} s is shorter than one frame of {model_name} "
+                          f"({1 / model.frame_rate:.3g} s)")
+    if args.output != "-":
+        audio.check_write_rate(paths[0], model.sample_rate)  # e.g. .opus cannot hold 32 kHz
+    stride = args.extend_stride if args.extend_stride is not None else defaults.params.extend_stride
     model.set_generation_params(**vars(params(duration, args.cfg if args.cfg is not None else model.params.cfg_coef,
                                               model.max_duration, stride)))
     text = args.prompt or None
     progress = not args.quiet and sys.stderr.isatty()
     kw = dict(progress=progress, seed=args.seed)
     if prompt is not None:
-        kw.update(prompt=(prompt[0], prompt[1]), drop_prompt=args.drop_prompt)
+        kw.update(prompt=prompt[0], prompt_sample_rate=prompt[1], drop_prompt=args.drop_prompt)
     if melody is not None:
         kw.update(melody_wavs=[melody[0]], melody_sample_rate=melody[1])
     if args.stream:
         return _stream(model, text, args, kw)
-    wavs = model._run([text] * args.num_samples, **kw)
+    wavs = model.generate_request([text] * args.num_samples, **kw)
     for wav, path in zip(wavs, paths):
-        audio.save_audio(path, wav.cpu(), model.sample_rate, normalize=args.normalize)
+        _save_or_keep(path, wav.cpu(), model.sample_rate, args.normalize)
         print(path)
     return 0
 
 
+def _save_or_keep(path: Path, wav, sample_rate: int, normalize: str) -> None:
+    """Write one generated clip; if that fails now (disk full, folder removed meanwhile), keep the audio in
+    a fresh temp folder and say where, rather than losing the generation."""
+    from .. import audio
+    from ..errors import AudioError, OutputError
+    from ..fileio import rescue_path
+
+    try:
+        audio.save_audio(path, wav, sample_rate, normalize=normalize)
+    except (OutputError, AudioError) as exc:
+        kept = rescue_path(path).with_suffix(".wav")
+        try:
+            audio.save_audio(kept, wav, sample_rate, normalize=normalize)
+        except (OutputError, AudioError):
+            raise exc from None
+        raise OutputError(f"{exc}; the generated audio was kept in {kept}") from None
+
+
 def _stream(model, text, args, kw) -> int:
-    """Write chunks as they come: raw float32 to stdout (-o -) or OUTPUT.part renamed at the end."""
+    """Write chunks as they come: raw float32 to stdout (-o -) or a temp file renamed to OUTPUT at the end."""
     import soundfile as sf
 
     from .. import audio
+    from ..fileio import atomic_path, library_write_error
 
-    prompt = kw.pop("prompt", None)
-    if prompt is not None:
-        kw.update(prompt=prompt[0], prompt_sample_rate=prompt[1])
-    chunks = model.generate_stream(text, chunk_seconds=args.chunk, **kw)
-    if args.output == "-":
-        out = sys.stdout.buffer
+    # closing(): an error or a signal in the consumer stops and joins the sampling thread at once (a thread
+    # left running at interpreter exit aborted the process: "terminate called without an active exception")
+    with closing(model.generate_stream(text, chunk_seconds=args.chunk, **kw)) as chunks:
+        if args.output == "-":
+            return _stream_stdout(chunks)
+        path = Path(args.output)
+        fmt, subtype = audio.write_format(path)
+        try:
+            with atomic_path(path) as part:  # a unique temp name per run: concurrent runs never share it
+                with sf.SoundFile(str(part), "w", samplerate=model.sample_rate, channels=model.audio_channels,
+                                  format=fmt, subtype=subtype) as f:
+                    for chunk in chunks:
+                        f.write(chunk.float().clamp(-1, 1).T.contiguous().cpu().numpy())
+                        f.flush()
+        except (sf.LibsndfileError, RuntimeError) as exc:  # e.g. disk full inside libsndfile
+            raise library_write_error(path, exc) from None
+    print(path)
+    return 0
+
+
+def _stream_stdout(chunks) -> int:
+    """Raw float32 to stdout. A reader that goes away (`| head -c 100`) ends the run quietly with status 141
+    (as SIGPIPE would), without a traceback and without Python's exit-time flush error."""
+    out = sys.stdout.buffer
+    try:
         for chunk in chunks:
             out.write(chunk.float().clamp(-1, 1).T.contiguous().cpu().numpy().astype("<f4").tobytes())
             out.flush()
-        return 0
-    path = Path(args.output)
-    fmt, subtype = audio._WRITE_FORMATS[path.suffix.lower()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    try:
-        with sf.SoundFile(str(part), "w", samplerate=model.sample_rate, channels=model.audio_channels, format=fmt,
-                          subtype=subtype) as f:
-            for chunk in chunks:
-                f.write(chunk.float().clamp(-1, 1).T.contiguous().cpu().numpy())
-                f.flush()
-        os.replace(part, path)
-    finally:
-        if part.exists():
-            part.unlink()
-    print(path)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())  # the interpreter's final flush of stdout must not fail again
+        os.close(devnull)
+        print("tonecraft generate: stopped: the reader of stdout closed the pipe", file=sys.stderr)
+        return 141
     return 0

@@ -48,13 +48,16 @@ def format_info(info: dict) -> str:
         rows.append(("source", f"{meta['source_sample_rate']} Hz, {meta.get('source_channels', '?')} channel(s)"))
     if info.get("verified"):
         rows.append(("verified", "all segments read, checksums OK" if info["format"] == "tcq"
-                     else "all segments read, sizes OK (.ecdc has no checksums)"))
+                     else "all segments read, sizes and padding OK"))
+    if info["format"] == "ecdc":
+        rows.append(("checksum", "none: the .ecdc format has no checksum, so flipped bits in the codes "
+                                 "cannot be detected (only wrong sizes and padding)"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .compress import read_info
+    from ..compressed.compress import read_info
 
     info = read_info(args.file, verify=args.verify, model=args.model)
     print(json.dumps(info, indent=2) if args.json else format_info(info))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import cli_generate
+from . import generate as cli_generate
 
 DEFAULT_MODEL = "audiogen-medium"
 

@@ -12,23 +12,12 @@ Several processes / machines: `torchrun --nproc_per_node N -m tonecraft.cli trai
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
-from ..errors import CheckpointError, ConfigError
-
-
-def trainer_classes(kind: str):
-    """(config class, trainer class) of a trainer kind; imported on demand."""
-    if kind == "codec":
-        from .codec_trainer import CodecTrainConfig, CodecTrainer
-
-        return CodecTrainConfig, CodecTrainer
-    if kind == "lm":
-        from .lm_trainer import LMTrainConfig, LMTrainer
-
-        return LMTrainConfig, LMTrainer
-    raise ConfigError(f"unknown trainer {kind!r}: use codec or lm")
+from ..errors import CheckpointError, ConfigError, Interrupted
+from ..train.run_config import load_run_config, trainer_classes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,25 +38,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(_train_parser=p)
 
 
-def load_run_config(kind: str, config: str | None, resume: str | None, overrides: list[str]):
-    from .config import apply_overrides, from_dict, read_yaml
-
-    cfg_cls = trainer_classes(kind)[0]
-    if config:
-        data = read_yaml(config)
-    elif resume:
-        path = Path(resume) / "config.yaml"
-        if not path.exists():
-            raise ConfigError(f"{resume}: no config.yaml in this run folder")
-        data = read_yaml(path)
-    else:
-        raise ConfigError("give a config file with -c (or --resume RUN_DIR)")
-    data = apply_overrides(data, overrides)
-    if resume:
-        data = apply_overrides(data, [f"run.out_dir={resume}"])
-    return from_dict(cfg_cls, data)
-
-
 def run(args: argparse.Namespace) -> int:
     cmd = getattr(args, "train_command", None)
     if cmd in ("codec", "lm"):
@@ -77,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "defaults":
         import yaml
 
-        from .config import to_dict
+        from ..train.config import to_dict
 
         cfg_cls = trainer_classes(args.kind)[0]
         sys.stdout.write(yaml.safe_dump(to_dict(cfg_cls()), sort_keys=False))
@@ -87,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_train(args) -> int:
-    from . import distributed
+    from ..train import distributed
 
     if args.resume and "=" in args.resume:  # `--resume key=value ...`: the flag form, then overrides
         args.overrides = [args.resume, *args.overrides]
@@ -105,18 +75,22 @@ def _run_train(args) -> int:
         trainer.fit()
     finally:
         distributed.cleanup()
+    if trainer.stop_signal is not None:  # not a success: the caller (scheduler, script) must see it
+        name = signal.Signals(trainer.stop_signal).name
+        raise Interrupted(f"stopped at step {trainer.step} by {name}, checkpoint saved in {cfg.run.out_dir}; "
+                          "continue with --resume", trainer.stop_signal)
     return 0
 
 
 def _run_export(args) -> int:
-    from .checkpoint import load_checkpoint
+    from ..train.checkpoint import load_checkpoint
 
     run_dir = Path(args.run_dir)
     state = load_checkpoint(run_dir / "checkpoint.pt")
     kind = state.get("kind")
     if kind not in ("codec", "lm"):
         raise CheckpointError(f"{run_dir}: unknown checkpoint kind {kind!r}")
-    from .config import from_dict
+    from ..train.config import from_dict
 
     cfg_cls, trainer_cls = trainer_classes(kind)
     cfg = from_dict(cfg_cls, state["config"])

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import CompressedFileError, ConfigError
+from ..fileio import check_input_file
 from . import ecdc, tcq
 
 DEFAULT_MODEL = "encodec_24khz"
@@ -32,6 +33,7 @@ def output_format(path) -> str:
 
 def sniff_format(path) -> str:
     """'tcq' or 'ecdc' from the file's magic bytes (extensions can lie)."""
+    check_input_file(path, CompressedFileError, "a .tcq or .ecdc file")  # no FIFO hang, no pipe seek
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
@@ -119,6 +121,7 @@ def compress_file(in_path, out_path, model=DEFAULT_MODEL, bandwidth: float | Non
     """
     from tonecraft.audio import audio_info, load_audio
 
+    src = audio_info(in_path)  # a missing or unreadable input fails before the model loads
     codec, mid = _resolve_model(model, device, model_id)
     if bandwidth is None:
         bandwidth = codec.bandwidth if codec.bandwidth is not None else max(codec.target_bandwidths)
@@ -126,7 +129,6 @@ def compress_file(in_path, out_path, model=DEFAULT_MODEL, bandwidth: float | Non
         raise ConfigError(f"model {mid} does not support {bandwidth} kbps; "
                           f"choose one of {', '.join(f'{b:g}' for b in codec.target_bandwidths)}")
     n_q = codec.n_q_for_bandwidth(bandwidth)
-    src = audio_info(in_path)
     wav, _ = load_audio(in_path, sample_rate=codec.sample_rate, channels=codec.channels)
     length = wav.shape[-1]
     show = _show(progress, length / codec.sample_rate)
@@ -231,6 +233,8 @@ def _decode(codec, reader, lay: dict, show: bool, desc: str) -> torch.Tensor:
         else:
             scale = None if seg.scale is None else torch.tensor([[seg.scale]], device=dev)
             wav = codec.decode(codes, scale).cpu()
+        if wav.shape[-1] < length:  # the reader checks frame counts; a codec with another hop could still differ
+            raise CompressedFileError(f"the codes decode to {wav.shape[-1]} samples but the header says {length}")
         return wav[0, :, :length]
     n_seg = -(-length // stride)
     ola = _OverlapAdd(codec.channels, n_seg, stride)
@@ -284,7 +288,10 @@ def read_info(path, verify: bool = False, model=None) -> dict:
             info["cardinality"] = 1 << info["bits"]
             info.setdefault("bandwidth", info["n_q"] * info["bits"] * info["frame_rate"] / 1000)
             info["file_kbps"] = info["file_size"] * 8 / 1000 / info["duration"]
-        if verify:
+        info["checksums"] = fmt == "tcq"
+        # A .tcq file is always read through (sizes, frame counts against the length field, CRCs) so that
+        # `info` never shows a length the decoder would not produce; `verify` extends that to .ecdc files.
+        if verify or fmt == "tcq":
             if fmt == "ecdc" and reader.layout is None:
                 raise CompressedFileError(f"{path}: cannot verify an .ecdc file of a non-official "
                                           f"model ({lay['model']!r}) without that model (--model)")

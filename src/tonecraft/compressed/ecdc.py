@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import CompressedFileError
 from . import bitpack
-from .tcq import MAX_LENGTH, MAX_N_Q, AtomicFile, Segment, SizedSource, open_source, segment_bounds
+from ..fileio import AtomicFile
+from .tcq import MAX_LENGTH, MAX_N_Q, Segment, SizedSource, open_source, segment_bounds
 
 MAGIC = b"ECDC"
 VERSION = 0
@@ -154,6 +155,9 @@ class EcdcReader:
             frames = lay.frames(seg_len)
             count = frames * h.n_q
             data = src.read(bitpack.packed_size(count, lay.bits), f"segment {i} codes")
+            used = count * lay.bits % 8
+            if used and data[-1] >> used:  # no checksum: the zero padding is the one thing that can be checked
+                raise _err(where, f"segment {i}: its padding bits are not zero: the file is corrupt")
             codes = bitpack.unpack(data, lay.bits, count).reshape(frames, h.n_q).T
             yield Segment(np.ascontiguousarray(codes), scale, offset, seg_len)
 

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,8 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from ..audio import NEW_FILE_MODE
 from ..errors import CompressedFileError, TonecraftError
+from ..fileio import AtomicFile
 from . import bitpack
 
 MAGIC = b"TCQF"
@@ -158,45 +157,8 @@ def _segment_record(codes, scale: float | None, h: TcqHeader) -> bytes:
     return rec + _U32.pack(zlib.crc32(rec))
 
 
-class AtomicFile:
-    """A binary file that appears at `path` only when committed (temp file + os.replace),
-    so an interrupted compression never leaves a half-written file behind."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                             dir=self.path.parent)
-        except OSError as exc:
-            raise TonecraftError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-        self._fo = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._fo.write(data)
-
-    @property
-    def closed(self) -> bool:
-        return self._fo.closed
-
-    def commit(self) -> None:
-        self._fo.flush()
-        os.fsync(self._fo.fileno())
-        self._fo.close()
-        os.chmod(self._tmp, NEW_FILE_MODE)  # mkstemp makes 0600
-        os.replace(self._tmp, self.path)
-
-    def abort(self) -> None:
-        if not self._fo.closed:
-            self._fo.close()
-        try:
-            os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
-
-
 class TcqWriter:
-    """Streams segments to `path` atomically (see AtomicFile).
+    """Streams segments to `path` atomically (`fileio.AtomicFile`).
 
     Use as a context manager; on an exception the temp file is removed and `path` is untouched.
     """
@@ -217,8 +179,8 @@ class TcqWriter:
             raise ValueError(f"header declares {self._total} segments; got one more")
         frames = np.shape(codes)[-1]
         expected = self.header.expected_frames(bound[1])
-        if frames < 1 or abs(frames - expected) > 1:
-            raise ValueError(f"segment {self._count} has {frames} frames, expected ~{expected}")
+        if not expected <= frames <= expected + 1:
+            raise ValueError(f"segment {self._count} has {frames} frames, expected {expected} or {expected + 1}")
         self._file.write(_segment_record(codes, scale, self.header))
         self._count += 1
 
@@ -379,8 +341,9 @@ class TcqReader:
             rec += nf_bytes
             (frames,) = _U32.unpack(nf_bytes)
             expected = h.expected_frames(seg_len)
-            if frames < 1 or abs(frames - expected) > 1:
-                raise _err(where, f"{what} declares {frames} frames; {seg_len} samples need ~{expected}")
+            if not expected <= frames <= expected + 1:  # fewer frames cannot decode to `length` samples
+                raise _err(where, f"{what} declares {frames} frames; {seg_len} samples need {expected} "
+                                  f"(or {expected + 1}): the length field and the codes disagree")
             nbytes = bitpack.packed_size(frames * h.n_q, h.bits)
             payload = src.read(nbytes, f"{what} codes")
             (crc,) = _U32.unpack(src.read(4, f"{what} checksum"))

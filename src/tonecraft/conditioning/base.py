@@ -5,7 +5,8 @@ LM's cross-attention (or a prepend fuser). The encoder (T5, a sentence encoder, 
 kept out of the state dict, exactly like audiocraft's `T5Conditioner` with `finetune: false`; only
 `output_proj` belongs to the model checkpoint.
 
-Audiocraft detail that decides parity (facts §2.1, §0.6): padded positions are zeroed *after* the
+Audiocraft detail that decides parity (audiocraft/modules/conditioners.py `T5Conditioner.forward`; the
+transformer's cross-attention in audiocraft/modules/transformer.py takes no key mask): padded positions are zeroed *after* the
 projection (so the projection bias does not leak in), and the LM attends to those zero vectors
 without a key mask. `None` or `""` is the null condition: a fully masked, all-zero row.
 

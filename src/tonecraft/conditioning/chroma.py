@@ -1,6 +1,7 @@
 """Melody conditioning: a quantised chromagram of a reference tune, as in the released MusicGen-melody.
 
-Recipe (audiocraft `ChromaStemConditioner` + `ChromaExtractor`, facts §0.13, §2.2):
+Recipe (audiocraft/modules/conditioners.py `ChromaStemConditioner`, audiocraft/modules/chroma.py `ChromaExtractor`;
+MusicGen paper, Copet et al. 2023, section 2.3):
 
   melody wav (any rate / channels) -> 32 kHz mono            (`tonecraft.audio.convert_audio`)
   -> optional stem separation hook (released: demucs htdemucs vocals+other; default here: full mix)

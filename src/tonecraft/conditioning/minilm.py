@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ModelNotFoundError, TonecraftError
-from ..fileio import read_tensor_file
+from ..safe_load import read_tensor_file
 from .base import TextEncoder, TextInputs
 from .bert import BertConfig, BertEncoder
 

@@ -1,6 +1,6 @@
 """T5 text conditioner (MusicGen: t5-base, 768 dims; AudioGen: t5-large, 1024 dims).
 
-The T5 encoder comes from `transformers` and is frozen (facts §2.1): tokenized with padding to the
+The T5 encoder comes from `transformers` and is frozen (audiocraft/modules/conditioners.py `T5Conditioner`): tokenized with padding to the
 longest description, no truncation, EOS appended. Weights are never in our checkpoints; they are
 loaded by name through the Hugging Face cache (offline-aware) or from a local directory.
 """
@@ -14,7 +14,7 @@ import torch
 from ..errors import CheckpointError, ModelNotFoundError
 from .base import TextConditioner, TextEncoder, TextInputs
 
-# audiocraft's allowed names -> hidden size (facts §2.1)
+# audiocraft's allowed names -> hidden size (`T5Conditioner.MODELS` / `MODELS_DIMS`)
 T5_DIMS = {
     "t5-small": 512, "t5-base": 768, "t5-large": 1024, "t5-3b": 1024, "t5-11b": 1024,
     "google/flan-t5-small": 512, "google/flan-t5-base": 768, "google/flan-t5-large": 1024,
@@ -116,7 +116,7 @@ class T5Conditioner(TextConditioner):
 def resolve_t5(name: str) -> Path:
     """Directory of a T5 checkpoint by audiocraft name or hub id, from the local Hugging Face cache
     (or the network when allowed). Raises ModelNotFoundError saying what to download where."""
-    from ..pretrained.resolve import resolve_dir
+    from ..hub import resolve_dir
 
     if name not in T5_DIMS and "/" not in name:
         raise ModelNotFoundError(

@@ -16,28 +16,31 @@ from torch import nn
 
 MIN_BPM, MAX_BPM = 30.0, 300.0  # numbers outside are not read as a tempo
 BPM_PATTERN = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*-?\s*bpm\b", re.IGNORECASE)  # group 1: the number
-# tempo words a user writes -> a typical bpm (checked in order: "very slow" before "slow")
+# tempo words a user writes -> a typical bpm. A prompt's tempo is its earliest tempo word ("fast reel with a
+# laid-back beat" is fast); where two start at the same place the longer wins ("very slow" over "slow").
 TEMPO_WORDS: tuple[tuple[str, float], ...] = (
     ("very slow", 50.0), ("very fast", 176.0),
     ("largo", 50.0), ("adagio", 66.0), ("andante", 84.0), ("moderato", 100.0), ("allegro", 132.0),
     ("presto", 176.0), ("slow", 66.0), ("laid-back", 80.0), ("moderate", 92.0), ("medium tempo", 100.0),
     ("mid-tempo", 100.0), ("upbeat", 116.0), ("quick", 140.0), ("fast", 144.0), ("brisk", 140.0),
 )
-_WORD_RES = tuple((re.compile(rf"\b{re.escape(w)}\b", re.IGNORECASE), bpm) for w, bpm in TEMPO_WORDS)
+_WORD_BPM = {w: bpm for w, bpm in TEMPO_WORDS}
+# one alternation, longest words first: the regex engine tries them in order at each position, so the
+# leftmost match is the earliest word and, among words starting there, the longest
+TEMPO_WORD_PATTERN = re.compile(
+    r"\b(" + "|".join(re.escape(w) for w in sorted(_WORD_BPM, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 
 def parse_bpm(text: str | None) -> float | None:
-    """The tempo a prompt asks for: an explicit "<number> bpm" wins, else the first tempo word, else None."""
+    """The tempo a prompt asks for: an explicit "<number> bpm" wins, else the earliest tempo word, else None."""
     if not text:
         return None
     for match in BPM_PATTERN.finditer(text):
         bpm = float(match.group(1))
         if MIN_BPM <= bpm <= MAX_BPM:
             return bpm
-    for pattern, bpm in _WORD_RES:
-        if pattern.search(text):
-            return bpm
-    return None
+    word = TEMPO_WORD_PATTERN.search(text)
+    return _WORD_BPM[word.group(1).lower()] if word else None
 
 
 def bpm_tensor(texts: list[str | None]) -> torch.Tensor:
@@ -78,4 +81,4 @@ class TempoEmbedding(nn.Module):
         return self.proj(feats)[:, None, :] * present  # no tempo -> exactly zero (no bias leak)
 
 
-__all__ = ["BPM_PATTERN", "MAX_BPM", "MIN_BPM", "TEMPO_WORDS", "TempoEmbedding", "bpm_tensor", "parse_bpm"]
+__all__ = ["BPM_PATTERN", "MAX_BPM", "MIN_BPM", "TEMPO_WORDS", "TEMPO_WORD_PATTERN", "TempoEmbedding", "bpm_tensor", "parse_bpm"]

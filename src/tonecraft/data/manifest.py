@@ -5,8 +5,9 @@ A line looks like (audiocraft `AudioMeta`, plus our optional `channels`):
     {"path": "/data/a.wav", "duration": 15.024, "sample_rate": 48000, "channels": 2,
      "amplitude": null, "weight": null, "info_path": null}
 
-`index_directory` builds a manifest from a folder with a process pool. A file that cannot be read is
-skipped and reported; one bad file never aborts the indexing.
+`index_directory` builds a manifest from a folder with a process pool. Every file is decoded once (what
+`load_audio` refuses is refused here too); a file that cannot be read is skipped and reported, and one bad
+file never aborts the indexing.
 """
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import gzip
 import io
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import TonecraftError
+from ..fileio import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 
@@ -105,19 +106,12 @@ def read_manifest(path: str | os.PathLike, base_dir: str | os.PathLike | None = 
 
 
 def write_manifest(path: str | os.PathLike, metas: Iterable[AudioMeta]) -> Path:
-    """Write atomically (temp file + os.replace); `.gz` suffix -> gzip."""
+    """Write atomically (`fileio.atomic_path`); `.gz` suffix -> gzip."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with _open_text(tmp, "w", gz=str(path).endswith(".gz")) as f:
             for m in metas:
                 f.write(json.dumps(m.to_dict()) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -126,8 +120,13 @@ def find_audio_files(root: str | os.PathLike, extensions: Iterable[str] = AUDIO_
     root = Path(root)
     if not root.is_dir():
         raise ManifestError(f"{root}: not a folder")
-    out = []
+    out, seen = [], set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:  # a symlink back up the tree: walked already, never loop
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames.sort()
         for name in sorted(filenames):
             if name.lower().endswith(exts) and not name.startswith("."):
@@ -145,17 +144,12 @@ def sidecar_path(audio_path: str | os.PathLike) -> Path | None:
 
 
 def probe_file(path: str | os.PathLike) -> AudioMeta:
-    """Header-only read of one file (raises AudioError when unreadable)."""
-    from ..audio import audio_info, load_audio
-    from ..errors import AudioError
+    """Decode one file block by block (bounded memory) with the checks `load_audio` makes -- rate, NaN/Inf,
+    truncation, decodability -- so a file that indexes also loads, and its duration is what it holds,
+    not what its header claims. Raises AudioError when unusable."""
+    from ..audio import scan_audio
 
-    info = audio_info(path)
-    frames, sr, ch = int(info.frames), int(info.samplerate), int(info.channels)
-    if frames <= 0:  # some compressed formats do not report a length: decode once
-        wav, sr = load_audio(path)
-        frames, ch = wav.shape[-1], wav.shape[0]
-    if frames <= 0:
-        raise AudioError(f"{path}: the file contains no audio samples")
+    frames, sr, ch = scan_audio(path)
     side = sidecar_path(path)
     return AudioMeta(path=str(path), duration=frames / sr, sample_rate=sr, channels=ch,
                      info_path=str(side) if side else None)

@@ -18,7 +18,6 @@ import math
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import AudioError, ConfigError
+from ..fileio import AtomicFile, atomic_write_json
 from .dataset import TextAugment, sample_seed
 from .info import MusicInfo, augment_description, read_info
 from .manifest import AudioMeta, IndexFailure, ManifestError
@@ -104,46 +104,40 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
     chunk_frames = max(1, int(chunk_duration * fps))
     chunk_samples = int(round(chunk_frames * hop))
     codec = codec.to(device).eval()
-    fd, tmp_codes = tempfile.mkstemp(prefix=".codes.", suffix=".bin", dir=out)
     items, failures, offset = [], [], 0
     it: Iterator = iter(metas)
     if progress:
         from tqdm import tqdm
 
         it = iter(tqdm(metas, desc="encoding", unit="file"))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for meta in it:
-                try:
-                    wav, _ = load_audio(meta.path, sample_rate=sr, channels=props["channels"])
-                except AudioError as exc:
-                    failures.append(IndexFailure(meta.path, str(exc)))
-                    continue
-                expected = int(math.ceil(wav.shape[-1] / hop))
-                parts = []
-                for start in range(0, wav.shape[-1], chunk_samples):
-                    piece = wav[:, start:start + chunk_samples]
-                    codes = encode_codes(codec, piece[None].to(device))[0].cpu()
-                    parts.append(codes[:, : int(math.ceil(piece.shape[-1] / hop))])
-                codes = torch.cat(parts, dim=-1)[:, :expected]
-                if codes.min() < 0 or codes.max() > INT16_MAX:
-                    raise ConfigError(f"{meta.path}: codec produced tokens outside the int16 range")
-                f.write(codes.t().contiguous().to(torch.int16).numpy().tobytes())
-                try:
-                    info = read_info(meta).to_dict()
-                except ManifestError as exc:
-                    failures.append(IndexFailure(meta.path, f"metadata ignored: {exc}"))
-                    info = {}
-                items.append({"path": meta.path, "offset": offset, "frames": int(codes.shape[-1]),
-                              "duration": wav.shape[-1] / sr, "info": info})
-                offset += int(codes.shape[-1])
-        index = {"format": FORMAT, "version": VERSION, **props, "codec": codec_name, "total_frames": offset,
-                 "items": items}
-        os.replace(tmp_codes, out / "codes.bin")
-        _write_json_atomic(out / "index.json", index)
-    finally:
-        if os.path.exists(tmp_codes):
-            os.unlink(tmp_codes)
+    with AtomicFile(out / "codes.bin") as f:  # committed only when every file is encoded
+        for meta in it:
+            try:
+                wav, _ = load_audio(meta.path, sample_rate=sr, channels=props["channels"])
+            except AudioError as exc:
+                failures.append(IndexFailure(meta.path, str(exc)))
+                continue
+            expected = int(math.ceil(wav.shape[-1] / hop))
+            parts = []
+            for start in range(0, wav.shape[-1], chunk_samples):
+                piece = wav[:, start:start + chunk_samples]
+                codes = encode_codes(codec, piece[None].to(device))[0].cpu()
+                parts.append(codes[:, : int(math.ceil(piece.shape[-1] / hop))])
+            codes = torch.cat(parts, dim=-1)[:, :expected]
+            if codes.min() < 0 or codes.max() > INT16_MAX:
+                raise ConfigError(f"{meta.path}: codec produced tokens outside the int16 range")
+            f.write(codes.t().contiguous().to(torch.int16).numpy().tobytes())
+            try:
+                info = read_info(meta).to_dict()
+            except ManifestError as exc:
+                failures.append(IndexFailure(meta.path, f"metadata ignored: {exc}"))
+                info = {}
+            items.append({"path": meta.path, "offset": offset, "frames": int(codes.shape[-1]),
+                          "duration": wav.shape[-1] / sr, "info": info})
+            offset += int(codes.shape[-1])
+    index = {"format": FORMAT, "version": VERSION, **props, "codec": codec_name, "total_frames": offset,
+             "items": items}
+    atomic_write_json(out / "index.json", index, indent=None)
     return out, failures
 
 
@@ -155,27 +149,21 @@ def merge_token_caches(out_dir: str | os.PathLike, caches: Sequence[str | os.Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     first, items, offset = None, [], 0
-    fd, tmp_codes = tempfile.mkstemp(prefix=".codes.", suffix=".bin", dir=out)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for c in caches:
-                cache = TokenCache(c)
-                idx = cache.index
-                if first is None:
-                    first = idx
-                for key in ("num_codebooks", "cardinality", "frame_rate", "sample_rate", "codec"):
-                    if idx.get(key) != first.get(key):
-                        raise ConfigError(f"{c}: {key} {idx.get(key)!r} differs from {first.get(key)!r} "
-                                          f"of {caches[0]}; only caches of the same codec can be merged")
-                items += [{**it, "offset": it["offset"] + offset} for it in idx["items"]]
-                with open(Path(c) / "codes.bin", "rb") as src:
-                    shutil.copyfileobj(src, f)
-                offset += int(idx["total_frames"])
-        os.replace(tmp_codes, out / "codes.bin")
-        _write_json_atomic(out / "index.json", {**first, "total_frames": offset, "items": items})
-    finally:
-        if os.path.exists(tmp_codes):
-            os.unlink(tmp_codes)
+    with AtomicFile(out / "codes.bin") as f:
+        for c in caches:
+            cache = TokenCache(c)
+            idx = cache.index
+            if first is None:
+                first = idx
+            for key in ("num_codebooks", "cardinality", "frame_rate", "sample_rate", "codec"):
+                if idx.get(key) != first.get(key):
+                    raise ConfigError(f"{c}: {key} {idx.get(key)!r} differs from {first.get(key)!r} "
+                                      f"of {caches[0]}; only caches of the same codec can be merged")
+            items += [{**it, "offset": it["offset"] + offset} for it in idx["items"]]
+            with open(Path(c) / "codes.bin", "rb") as src:
+                shutil.copyfileobj(src, f)
+            offset += int(idx["total_frames"])
+    atomic_write_json(out / "index.json", {**first, "total_frames": offset, "items": items}, indent=None)
     return out
 
 
@@ -189,17 +177,6 @@ def shard(seq: Sequence, spec: str) -> Sequence:
     if n < 1 or not 0 <= k < n:
         raise ConfigError(f"shard {spec!r}: need 0 <= K < N")
     return seq[k * len(seq) // n:(k + 1) * len(seq) // n]
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # -- reading -------------------------------------------------------------------------------------------------------
@@ -349,22 +326,16 @@ def write_token_cache(out_dir: str | os.PathLike, entries: Sequence[tuple[str, t
     out.mkdir(parents=True, exist_ok=True)
     K = int(entries[0][1].shape[0])
     items, offset = [], 0
-    fd, tmp = tempfile.mkstemp(prefix=".codes.", suffix=".bin", dir=out)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for path, codes, info in entries:
-                if codes.shape[0] != K:
-                    raise ConfigError("all entries of a token cache need the same number of codebooks")
-                f.write(codes.t().contiguous().to(torch.int16).numpy().tobytes())
-                items.append({"path": path, "offset": offset, "frames": int(codes.shape[1]),
-                              "duration": codes.shape[1] / frame_rate, "info": info})
-                offset += int(codes.shape[1])
-        os.replace(tmp, out / "codes.bin")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with AtomicFile(out / "codes.bin") as f:
+        for path, codes, info in entries:
+            if codes.shape[0] != K:
+                raise ConfigError("all entries of a token cache need the same number of codebooks")
+            f.write(codes.t().contiguous().to(torch.int16).numpy().tobytes())
+            items.append({"path": path, "offset": offset, "frames": int(codes.shape[1]),
+                          "duration": codes.shape[1] / frame_rate, "info": info})
+            offset += int(codes.shape[1])
     index = {"format": FORMAT, "version": VERSION, "sample_rate": sample_rate, "channels": channels,
              "frame_rate": frame_rate, "num_codebooks": K, "cardinality": cardinality, "codec": codec_name,
              "total_frames": offset, "items": items}
-    _write_json_atomic(out / "index.json", index)
+    atomic_write_json(out / "index.json", index, indent=None)
     return out

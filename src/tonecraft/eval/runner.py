@@ -10,8 +10,6 @@ Everything is seeded; `bench/eval_default.py` is the command line.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import time
@@ -22,19 +20,19 @@ import numpy as np
 import torch
 
 from ..audio import load_audio
-from ..conditioning.tempo import BPM_PATTERN
+from ..conditioning.tempo import BPM_PATTERN, TEMPO_WORD_PATTERN
 from . import classifier as clf
 from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
 from .labels import load_split, subset
 from .tempo import tempo_summary
 
 ASSETS_DEFAULT = Path(__file__).resolve().parents[1] / "assets" / "default"
-DEFAULT_CORPUS = "/root/tonecraft-data/corpus-v1"
+CORPUS_ENV = "TONECRAFT_CORPUS"  # where `tonecraft corpus music --out` wrote the corpus, when --corpus is not given
 
 
 @dataclass
 class EvalConfig:
-    corpus: str = DEFAULT_CORPUS
+    corpus: str                         # corpus folder (train/valid/test.jsonl of `tonecraft corpus music`)
     model: str | None = None            # MusicGen dir or name; None: skip generation
     codec: str | None = None            # codec dir/name; None: the model's codec
     n_clips: int = 100                  # generated clips (held-out captions)
@@ -42,7 +40,8 @@ class EvalConfig:
     n_heldout: int = 200                # real held-out clips for the probe sanity check (at most)
     n_codec_clips: int = 50             # held-out clips for codec vs Opus
     heldout_splits: str = "test"
-    duration: float = 8.0               # generated seconds; probe features use this crop of real clips too
+    duration: float = 8.0               # measurement crop (s): generated length and probe crop of real clips;
+                                        # the model card's numbers use 8 s (not a generation default)
     batch_size: int = 8
     seed: int = 0
     opus_kbps: list[float] = field(default_factory=lambda: [6.0])
@@ -62,90 +61,45 @@ def _log(msg: str) -> None:
     print(msg, flush=True)
 
 
-# -- model loading -------------------------------------------------------------------------------------------
+# -- model loading: the shared loaders (MusicGen.from_pretrained, train.export) -----------------------------
 
 def load_generator(spec: str | os.PathLike, codec_spec: str | None = None):
-    """`MusicGen.from_pretrained(spec)` (a folder, an official name, or "tonecraft-default"). For a
-    `tonecraft-lm` export (train/export.py) that this loader does not take yet, the export is built here: LM +
-    conditioner, and the codec named by `codec_spec`, the export's config (relative to it), or its `codec/`."""
+    """`MusicGen.from_pretrained(spec)` (a folder, an official name, "tonecraft-default", a `tonecraft train
+    export` folder), or an LM training checkpoint (`checkpoint.pt`, see `load_lm_checkpoint`); `codec_spec`
+    replaces the codec the checkpoint names."""
     from ..models.musicgen import MusicGen
-    from ..train.export import is_lm_export
 
-    overrides = {"codec": codec_spec} if codec_spec else {}
     path = Path(spec)
     if path.is_file() and path.suffix == ".pt":
         return load_lm_checkpoint(path, codec_spec)
-    if not is_lm_export(path):
-        return MusicGen.from_pretrained(spec, **overrides)
-    try:
-        return MusicGen.from_pretrained(spec, **overrides)
-    except Exception as exc:  # noqa: BLE001 -- a loader without tonecraft-lm support: build it here
-        _log(f"  MusicGen.from_pretrained failed ({type(exc).__name__}: {exc}); loading the tonecraft-lm export")
-    try:
-        from ..pretrained.default_model import load_tonecraft_lm
-    except ImportError:
-        load_tonecraft_lm = None
-    if load_tonecraft_lm is not None:
-        ld = load_tonecraft_lm(path, codec=codec_spec)
-        return MusicGen(ld.name, ld.codec, ld.lm, ld.conditioner, max_duration=ld.max_duration,
-                        cfg_coef=ld.cfg_coef)
-    from ..train.export import load_codec, load_lm_export
-
-    lm, cond, _cond_cfg, config = load_lm_export(path)
-    spec_c = codec_spec or config.get("codec")
-    cands = [p for p in ([Path(spec_c) if Path(spec_c).is_absolute() else path / spec_c] if spec_c else [])
-             + [path / "codec"] if (p / "config.json").is_file()]
-    codec = load_codec(str(cands[0]) if cands else spec_c) if (cands or spec_c) else None
-    if codec is None:
-        raise FileNotFoundError(f"{spec}: cannot find the codec of this LM export (pass --codec)")
-    return MusicGen(path.name, codec, lm, cond, max_duration=float(config.get("max_duration") or 30.0),
-                    cfg_coef=float(config.get("cfg_coef") or 3.0))
+    return MusicGen.from_pretrained(spec, **({"codec": load_eval_codec(codec_spec)} if codec_spec else {}))
 
 
 def load_lm_checkpoint(path: str | os.PathLike, codec_spec: str | None = None):
-    """A MusicGen from an LM *training* checkpoint (`checkpoint.pt` of `tonecraft train lm`; EMA weights when
-    the run kept them, as `tonecraft train export` would write), to measure a run before it is exported."""
-    from ..lm.config import LMConfig
-    from ..lm.model import LMModel
+    """A MusicGen from an LM *training* checkpoint (`checkpoint.pt` of `tonecraft train lm`; the weights
+    `tonecraft train export` would write), to measure a run before it is exported."""
     from ..models.musicgen import MusicGen
-    from ..train.checkpoint import load_checkpoint
-    from ..train.export import _cond_cfg_from_dict, load_codec
-    from ..train.lm_trainer import LMTrainModule
-    from ..train.text import build_conditioner
+    from ..train.export import lm_from_checkpoint
 
-    state = load_checkpoint(path)
-    extra = state.get("extra") or {}
-    if state.get("kind") != "lm" or "lm_config" not in extra:
-        raise ValueError(f"{path}: not an LM training checkpoint")
-    lm = LMModel(LMConfig.from_dict(extra["lm_config"]))
-    cond = build_conditioner(_cond_cfg_from_dict(extra["conditioner"]), lm.cfg.dim)
-    module = LMTrainModule(lm, cond)
-    module.load_state_dict(state["modules"]["model"])
-    if extra.get("ema") is not None:
-        from ..train.optim import ModelEMA
-
-        ema = ModelEMA(module, 0.0)
-        ema.load_state_dict(extra["ema"])
-        module.load_state_dict(ema.averaged_state(module))
     if not codec_spec:
         raise ValueError(f"{path}: an LM training checkpoint needs --codec (the codec its tokens came from)")
-    return MusicGen(f"{Path(path).parent.name}@{state.get('step', '?')}", load_codec(codec_spec), lm.eval(), cond,
-                    max_duration=10.0)
+    lm, cond, _cond_cfg, state = lm_from_checkpoint(path)
+    return MusicGen(f"{Path(path).parent.name}@{state.get('step', '?')}", load_eval_codec(codec_spec), lm.eval(),
+                    cond, max_duration=10.0)
 
 
 def load_eval_codec(spec: str | None, model=None):
-    from ..train.export import load_codec
+    """The codec named by `spec` (name, folder, or a codec training checkpoint), else the model's."""
+    if not spec:
+        return model.codec if model is not None else None
+    from ..train.export import load_training_codec
 
-    if spec:
-        codec = load_codec(spec).eval()
-        if hasattr(codec, "fold_weight_norm"):
-            codec.fold_weight_norm()  # training checkpoints come with weight-norm parametrisations
-        if not hasattr(codec, "name_or_path"):
-            codec.name_or_path = str(spec)
-        return codec
-    if model is not None:
-        return model.codec
-    return None
+    codec = load_training_codec(spec)
+    if hasattr(codec, "fold_weight_norm"):
+        codec.fold_weight_norm()  # training checkpoints come with weight-norm parametrisations
+    if not hasattr(codec, "name_or_path"):
+        codec.name_or_path = str(spec)
+    return codec
 
 
 def default_model_path() -> str | None:
@@ -280,7 +234,7 @@ def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], lis
 
 
 _BPM_PHRASE = re.compile(r",?\s*(?:at\s+)?" + BPM_PATTERN.pattern, re.IGNORECASE)
-_TEMPO_WORD = re.compile(r"\b(?:very\s+)?(?:slow|moderate|upbeat|fast|quick|brisk)\b\s*", re.IGNORECASE)
+_TEMPO_WORD = re.compile(TEMPO_WORD_PATTERN.pattern + r"\s*", re.IGNORECASE)  # every word parse_bpm reads
 
 
 def tempo_word_prompt(description: str, word: str) -> str:
@@ -399,78 +353,3 @@ def run(cfg: EvalConfig) -> dict:
         res["tempo_words"] = evaluate_tempo_words(model, pairs, cfg)
     res["total_seconds"] = time.perf_counter() - t_start
     return res
-
-
-# -- report --------------------------------------------------------------------------------------------------
-
-def _f(v, fmt="{:.2f}") -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "-"
-    return fmt.format(v)
-
-
-def format_report(res: dict) -> str:
-    lines = []
-    c = res.get("codec")
-    if c:
-        lines += [f"Codec reconstruction ({c['n_clips']} held-out clips, 32 kHz)",
-                  f"  {'system':<22}{'kbps':>7}{'SI-SNR dB':>12}{'mel L1':>9}{'msspec':>9}   (mean; median SI-SNR)"]
-        for k, v in c.items():
-            if not isinstance(v, dict) or "sisnr" not in v:
-                continue
-            name = "ours" if k == "codec" else k
-            lines.append(f"  {name[:22]:<22}{_f(v.get('kbps'), '{:.2f}'):>7}{_f(v['sisnr']['mean']):>12}"
-                         f"{_f(v['mel']['mean'], '{:.3f}'):>9}{_f(v['msspec']['mean'], '{:.3f}'):>9}"
-                         f"   ({_f(v['sisnr']['median'])})")
-        if "codec" in c:
-            lines.append(f"  ours = {c['codec'].get('name')} ({c['codec']['n_q']} codebooks, "
-                         f"{c['codec']['frame_rate']:g} Hz frames)" + ("; libopus does not go below 6 kbps"
-                                                                       if any(k.startswith("opus") for k in c) else ""))
-        if "opus_skipped" in c:
-            lines.append(f"  Opus skipped: {c['opus_skipped']}")
-    p = res.get("probe", {})
-    if p:
-        lines.append(f"Probe (linear, LM-independent features, {p['feature_seconds']:g} s crops; trained and checked "
-                     f"on {p.get('domain', 'raw real clips')})")
-        lines.append(f"  {'task':<8}{'clips':<19}{'n':>5}{'acc':>8}{'bal.acc':>9}{'majority':>10}{'uniform':>9}")
-        for task in ("family", "tempo"):
-            tr = p.get("train", {}).get(task, {})
-            if "cv_accuracy" in tr:
-                lines.append(f"  {task:<8}{'train CV':<19}{tr['n_train']:>5}{_f(tr['cv_accuracy']):>8}")
-            for where in ("real_heldout", "real_same_captions", "generated"):
-                s = p.get(where, {}).get(task)
-                if s and s.get("n"):
-                    lines.append(f"  {task:<8}{where:<19}{s['n']:>5}{_f(s['accuracy']):>8}"
-                                 f"{_f(s['balanced_accuracy']):>9}{_f(s['chance_majority']):>10}"
-                                 f"{_f(s['chance_uniform']):>9}")
-    t = res.get("tempo", {})
-    if t:
-        lines.append("Tempo (librosa beat_track vs caption bpm)")
-        lines.append(f"  {'clips':<19}{'n':>5}{'med|err| bpm':>14}{'+-8%':>7}{'octave':>8}{'metrical':>10}"
-                     f"{'spearman':>10}")
-        for where, s in t.items():
-            if s.get("n"):
-                lines.append(f"  {where:<19}{s['n']:>5}{_f(s['median_abs_error_bpm'], '{:.1f}'):>14}"
-                             f"{_f(s['within_8pct']):>7}{_f(s['within_8pct_octave']):>8}"
-                             f"{_f(s['within_8pct_metrical']):>10}{_f(s.get('spearman_r')):>10}")
-    w = res.get("tempo_words")
-    if w:
-        lines.append(f"Tempo words ({w['n_pairs']} captions as 'Slow ...' / 'Fast ...', same seed): fast clip faster "
-                     f"in {_f(w['fast_faster'])} of pairs (chance 0.5); median bpm slow {_f(w['median_bpm_slow'], '{:.0f}')}"
-                     f", fast {_f(w['median_bpm_fast'], '{:.0f}')}")
-    g = res.get("generation")
-    if g:
-        lines.append(f"Generation: {g['n']} clips x {g['duration']:g} s in {g['seconds']:.0f} s "
-                     f"({g['seconds_per_clip']:.1f} s/clip), cfg {g['cfg_coef']}, top_k {g['top_k']}"
-                     + (f"; {g['stopped']}" if g.get("stopped") else ""))
-    lines.append(f"Total {res.get('total_seconds', 0):.0f} s")
-    return "\n".join(lines)
-
-
-def write_json(path: str | os.PathLike, res: dict) -> Path:
-    from ..train.checkpoint import atomic_write_text
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(res, indent=2, default=float) + "\n")
-    return path

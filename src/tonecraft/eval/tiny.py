@@ -22,9 +22,8 @@ def save_tiny_random_model(directory: str | os.PathLike, seed: int = 0, sample_r
     from ..codec.model import Codec
     from ..lm.config import LMConfig
     from ..lm.model import LMModel
-    from ..train.export import export_codec, export_lm
-    from ..train.lm_trainer import LMTrainModule
-    from ..train.text import ConditionerConfig, build_conditioner
+    from ..conditioning.factory import ConditionerConfig, build_conditioner
+    from ..pretrained.export_format import export_lm
 
     out = Path(directory)
     torch.manual_seed(seed)
@@ -35,12 +34,12 @@ def save_tiny_random_model(directory: str | os.PathLike, seed: int = 0, sample_r
                 buf.normal_()
             elif name.endswith("inited"):
                 buf.fill_(1.0)
-    export_codec(codec, out / "codec")
+    codec.save_pretrained(out / "codec")
     lm_cfg = LMConfig(dim=32, num_heads=2, num_layers=1, n_q=codec.total_n_q, card=codec.cardinality)
     cond_cfg = ConditionerConfig(kind="hash", dim=16, vocab=256)
     lm = LMModel(lm_cfg)
     cond = build_conditioner(cond_cfg, lm_cfg.dim)
-    state = LMTrainModule(lm, cond).state_dict()
+    state = torch.nn.ModuleDict({"lm": lm, "conditioner": cond}).state_dict()  # the trainer's tensor names
     export_lm(out, state, lm_cfg, cond_cfg, conditioner=cond,
               extra={"codec": "codec", "sample_rate": sample_rate,
                      "frame_rate": codec.frame_rate, "max_duration": 10.0})

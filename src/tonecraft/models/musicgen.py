@@ -8,7 +8,8 @@
     tune, sr = tonecraft.audio.load_audio("bach.mp3")
     wav = melody.generate_with_chroma(["80s pop"], tune, sr)
 
-Melody models (facts §0.13, §2.2) have no cross-attention: the projected chroma of the reference (235 frames
+Melody models (audiocraft/modules/conditioners.py `ChromaStemConditioner`; MusicGen paper, Copet et al. 2023,
+section 2.3, model conditioning) have no cross-attention: the projected chroma of the reference (235 frames
 for 30 s) and the projected T5 text are prepended to the token sequence as `[chroma, text]`. Stem
 separation: the released models took the chroma of demucs' vocals + other stems; no demucs weights ship
 with tonecraft, so by default the chroma comes from the **full mix** (drums and bass then weigh on it).
@@ -21,19 +22,20 @@ import torch
 from ..conditioning.chroma import melody_prefix, melody_window
 from ..errors import ConfigError
 from ..lm.generate import ConditionTensors
-from .genmodel import ConditionsFn, GenerativeModel
+from .genmodel import GenerativeModel
+from .long_form import ConditionsFn
+from .params import MUSICGEN_DEFAULTS, GenerationParams
+from .prompts import check_descriptions
 
 
 class MusicGen(GenerativeModel):
     """Text-conditioned music generation; melody (chroma) and stereo checkpoints included."""
 
     family = "musicgen"
-    default_duration = 15.0  # audiocraft's MusicGen.__init__ default; set_generation_params defaults to 30
-    default_params_duration = 30.0
-    default_extend_stride = 18.0
+    defaults = MUSICGEN_DEFAULTS
 
-    def __init__(self, name: str, codec, lm, conditioner, max_duration: float = 30.0, cfg_coef: float = 3.0,
-                 chroma=None):
+    def __init__(self, name: str, codec, lm, conditioner, max_duration: float | None = None,
+                 cfg_coef: float = GenerationParams.cfg_coef, chroma=None):
         super().__init__(name, codec, lm, conditioner, max_duration=max_duration, cfg_coef=cfg_coef)
         if chroma is not None and (lm.cfg.cross_attention or conditioner is None):
             raise ConfigError("a melody model needs an LM without cross-attention and a text conditioner")
@@ -88,7 +90,7 @@ class MusicGen(GenerativeModel):
         melodies = _melody_list(melody_wavs)
         if descriptions is None:
             descriptions = [None] * len(melodies)
-        descriptions = self._check_descriptions(descriptions)
+        descriptions = check_descriptions(descriptions)
         return self._run(descriptions, progress=progress, return_tokens=return_tokens, seed=seed, generator=generator,
                          melody_wavs=melodies, melody_sample_rate=melody_sample_rate)
 

@@ -1,6 +1,7 @@
 """Read the `xp.cfg` YAML stored in audiocraft's `state_dict.bin` (the resolved Hydra training config).
 
-Only the fields that change the inference model are read (facts §1.1, §2, §4.4): the LM shape
+Only the fields that change the inference model are read (audiocraft/config/model/lm/*.yaml,
+audiocraft/config/conditioner/*.yaml; stored by audiocraft/utils/export.py): the LM shape
 (`transformer_lm`), the codebook pattern, the conditioners and fuser, the CFG coefficient and the
 training segment length. Settings we do not implement raise CheckpointError instead of silently
 building a different model.
@@ -83,7 +84,7 @@ def parse_xp_cfg(text, source: str = "xp.cfg") -> XpConfig:
     chroma = None
     if melody:
         chroma = _chroma_settings(cfg, conditioners["self_wav"], need)
-        # audiocraft's fuser prepends in condition order, so the prefix is [chroma, text] (facts §2.3)
+        # audiocraft's fuser prepends in condition order, so the prefix is [chroma, text] (`ConditionFuser.forward`)
         need(not cross and set(prepend) == {"self_wav", "description"},
              f"melody fuser cross={cross} prepend={prepend} (expected prepend [self_wav, description], no cross)")
 
@@ -127,7 +128,7 @@ def parse_xp_cfg(text, source: str = "xp.cfg") -> XpConfig:
 
 
 def _chroma_settings(cfg: dict, self_wav, need) -> dict:
-    """ChromaStemConditioner settings (`conditioners.self_wav.chroma_stem`, facts §2.2)."""
+    """ChromaStemConditioner settings (`conditioners.self_wav.chroma_stem`, audiocraft/config/conditioner/chroma2music.yaml)."""
     need(isinstance(self_wav, dict) and self_wav.get("model", "chroma_stem") == "chroma_stem",
          f"self_wav conditioner {self_wav.get('model') if isinstance(self_wav, dict) else self_wav!r}")
     stem = self_wav.get("chroma_stem") or {}

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
-import tempfile
 import typing as tp
 from pathlib import Path
 
@@ -23,11 +21,12 @@ import torch
 
 from tonecraft.codec.configs import CodecConfig, get_config
 from tonecraft.codec.model import Codec
-from tonecraft.codec.quantizer import bandwidth_for_n_q
-from tonecraft.codec.conv import StreamableConvTranspose1d
 from tonecraft.errors import CheckpointError, ConfigError, ModelNotFoundError
 
-from . import hub
+from .. import hub
+from ..fileio import atomic_path, atomic_write_text, model_path
+from ..safe_load import read_weights, safe_torch_load
+from .codec_convert import StateDict, audiocraft_config_to_codec_config, hf_config_to_codec_config, hf_to_tonecraft_keys
 
 NATIVE_MODEL_TYPE = "tonecraft_codec"
 ENCODEC_URL = "https://dl.fbaipublicfiles.com/encodec/v0/"
@@ -46,8 +45,6 @@ NAMED_REPOS = {
     "audiogen_16khz": "facebook/audiogen-medium",
 }
 HF_CODEC_REPOS = {"facebook/encodec_24khz", "facebook/encodec_32khz", "facebook/encodec_48khz"}
-
-StateDict = dict[str, torch.Tensor]
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -77,23 +74,20 @@ def save_codec(codec: Codec, directory: str | os.PathLike) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().to("cpu").contiguous() for k, v in codec.state_dict().items()}
-    _atomic_write(out / "model.safetensors", lambda p: save_file(sd, str(p), metadata={"format": "pt"}))
+    with atomic_path(out / "model.safetensors") as tmp:
+        save_file(sd, str(tmp), metadata={"format": "pt"})
     cfg = {"model_type": NATIVE_MODEL_TYPE, "format_version": 1, **codec.config.to_dict()}
     text = json.dumps(cfg, indent=2) + "\n"
-    _atomic_write(out / "config.json", lambda p: Path(p).write_text(text))
+    atomic_write_text(out / "config.json", text)
     return out
-
-
-load = load_codec          # short aliases used by the trainers
-save_pretrained = save_codec
 
 
 # --- dispatch ----------------------------------------------------------------------------------
 def _load_any(src: str | os.PathLike, depth: int) -> Codec:
     if depth > 3:
         raise CheckpointError(f"too many 'pretrained' redirections while loading {src!r}")
-    path = Path(src).expanduser()
-    if path.exists():
+    path = model_path(src)  # hostile ids (FIFOs, loops, 300-byte names) fail here, clearly
+    if path is not None:
         return _load_path(path, depth)
     name = str(src)
     if name in ENCODEC_CHECKPOINTS:
@@ -159,7 +153,7 @@ def _load_path(path: Path, depth: int) -> Codec:
 
 
 def _load_file(path: Path, depth: int) -> Codec:
-    obj = _torch_load(path)
+    obj = safe_torch_load(path)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
     if "best_state" in obj:
@@ -182,11 +176,11 @@ def _load_native(cfg: dict, weights: Path) -> Codec:
         config = CodecConfig.from_dict(cfg)
     except (ConfigError, TypeError) as e:
         raise CheckpointError(f"invalid tonecraft codec config.json: {e}") from None
-    return _build(config, _read_weights(weights), str(weights))
+    return _build(config, read_weights(weights), str(weights))
 
 
 def _load_encodec_package(path: Path, sd: StateDict | None = None) -> Codec:
-    sd = _torch_load(path) if sd is None else sd
+    sd = safe_torch_load(path) if sd is None else sd
     stem = path.name
     if stem.startswith("encodec_48khz"):
         name = "encodec_48khz"
@@ -199,52 +193,6 @@ def _load_encodec_package(path: Path, sd: StateDict | None = None) -> Codec:
     return _build(get_config(name), sd, str(path))
 
 
-def hf_config_to_codec_config(d: dict, n_q: int | None = None) -> CodecConfig:
-    """Map a transformers `EncodecConfig` dict onto CodecConfig (HF defaults for missing fields)."""
-    g = lambda k, default: d.get(k, default) if d.get(k, default) is not None else default  # noqa: E731
-    hidden = g("hidden_size", 128)
-    if g("codebook_dim", hidden) != hidden:
-        raise CheckpointError("codebook_dim != hidden_size (projected codebooks) is not supported")
-    chunk = d.get("chunk_length_s")
-    ratios = list(g("upsampling_ratios", [8, 5, 4, 2]))
-    sr = int(g("sampling_rate", 24_000))
-    bins = int(g("codebook_size", 1024))
-    bws = [float(b) for b in g("target_bandwidths", [1.5, 3.0, 6.0, 12.0, 24.0])]
-    if n_q is None:  # transformers' own formula
-        frame_rate = -(-sr // int(torch.tensor(ratios).prod()))
-        n_q = int(1000 * bws[-1] // (frame_rate * (bins - 1).bit_length()))
-    return CodecConfig(
-        name=str(d.get("_name_or_path") or "hf_encodec"), sample_rate=sr, channels=int(g("audio_channels", 1)),
-        dimension=hidden, n_filters=int(g("num_filters", 32)), ratios=ratios,
-        n_residual_layers=int(g("num_residual_layers", 1)), kernel_size=int(g("kernel_size", 7)),
-        last_kernel_size=int(g("last_kernel_size", 7)), residual_kernel_size=int(g("residual_kernel_size", 3)),
-        dilation_base=int(g("dilation_growth_rate", 2)), compress=int(g("compress", 2)),
-        lstm_layers=int(g("num_lstm_layers", 2)), norm=str(g("norm_type", "weight_norm")),
-        causal=bool(g("use_causal_conv", True)), pad_mode=str(g("pad_mode", "reflect")),
-        true_skip=not bool(g("use_conv_shortcut", True)), trim_right_ratio=float(g("trim_right_ratio", 1.0)),
-        n_q=n_q, bins=bins, target_bandwidths=bws, normalize=bool(g("normalize", False)),
-        segment=None if chunk is None else float(chunk),
-        overlap=float(d["overlap"]) if d.get("overlap") is not None else (0.0 if chunk else 0.01))
-
-
-def hf_to_tonecraft_keys(sd: StateDict, codec: Codec) -> StateDict:
-    """Rename transformers EncodecModel keys to the encodec/audiocraft names we use."""
-    out = {}
-    for k, v in sd.items():
-        k = re.sub(r"^(encoder|decoder)\.layers\.", r"\1.model.", k)
-        k = re.sub(r"\.(block\.\d+|shortcut)\.(conv|norm)\.", r".\1.conv.\2.", k)
-        m = re.match(r"^(encoder|decoder)\.model\.(\d+)\.(conv|norm)\.(.*)$", k)
-        if m:
-            part, idx, kind, rest = m.groups()
-            layer = getattr(codec, part).model[int(idx)]
-            wrap = "convtr" if isinstance(layer, StreamableConvTranspose1d) else "conv"
-            inner = wrap if kind == "conv" else "norm"
-            k = f"{part}.model.{idx}.{wrap}.{inner}.{rest}"
-        k = re.sub(r"^quantizer\.layers\.(\d+)\.codebook\.", r"quantizer.vq.layers.\1._codebook.", k)
-        out[k] = v
-    return out
-
-
 def _load_hf(cfg_file: Path, weights: Path) -> Codec:
     d = _read_json(cfg_file)
     prefix = ""
@@ -254,7 +202,7 @@ def _load_hf(cfg_file: Path, weights: Path) -> Codec:
         model_type = d.get("model_type")
     if model_type != "encodec":
         raise CheckpointError(f"{cfg_file}: model_type {model_type!r} is not an EnCodec model")
-    sd = _read_weights(weights, prefix)
+    sd = read_weights(weights, prefix)
     if not sd:
         raise CheckpointError(f"{weights}: no EnCodec weights found" + (f" under {prefix!r}" if prefix else ""))
     n_q = _count_codebooks(sd, r"^quantizer\.layers\.(\d+)\.")
@@ -264,70 +212,6 @@ def _load_hf(cfg_file: Path, weights: Path) -> Codec:
 
 
 # --- audiocraft ----------------------------------------------------------------------------------
-def _resolve_interpolations(node: tp.Any, root: dict) -> tp.Any:
-    """Resolve OmegaConf `${a.b}` references (exported configs are not resolved)."""
-    if isinstance(node, dict):
-        return {k: _resolve_interpolations(v, root) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve_interpolations(v, root) for v in node]
-    if isinstance(node, str):
-        m = re.fullmatch(r"\$\{([\w.]+)\}", node.strip())
-        if m:
-            cur: tp.Any = root
-            for part in m.group(1).split("."):
-                if not isinstance(cur, dict) or part not in cur:
-                    raise CheckpointError(f"xp.cfg: cannot resolve {node}")
-                cur = cur[part]
-            return _resolve_interpolations(cur, root)
-    return node
-
-
-def audiocraft_config_to_codec_config(xp: dict, n_q: int | None = None) -> CodecConfig:
-    """Map an audiocraft xp.cfg (`encodec`, `seanet`, `rvq` sections) onto CodecConfig."""
-    xp = _resolve_interpolations(xp, xp)
-    if xp.get("compression_model", "encodec") != "encodec":
-        raise CheckpointError(f"unsupported compression_model {xp.get('compression_model')!r}")
-    enc = dict(xp.get("encodec") or {})
-    seanet = dict(xp.get("seanet") or {})
-    rvq = dict(xp.get("rvq") or {})
-    if enc.get("quantizer", "rvq") != "rvq" or enc.get("autoencoder", "seanet") != "seanet":
-        raise CheckpointError("only seanet autoencoders with an rvq quantizer are supported")
-    enc_over, dec_over = dict(seanet.pop("encoder", None) or {}), dict(seanet.pop("decoder", None) or {})
-    trim = float(dec_over.pop("trim_right_ratio", 1.0))
-    final_act = dec_over.pop("final_activation", None)
-    dec_over.pop("final_activation_params", None)
-    for over in (enc_over, dec_over):
-        for k, v in over.items():
-            if seanet.get(k) != v:
-                raise CheckpointError(f"xp.cfg: encoder/decoder-specific seanet.{k} is not supported")
-    if seanet.get("norm_params"):
-        raise CheckpointError("xp.cfg: seanet.norm_params are not supported")
-    n_q = int(rvq.get("n_q", 8)) if n_q is None else n_q
-    sr = int(enc.get("sample_rate", xp.get("sample_rate", 32_000)))
-    ratios = [int(r) for r in seanet.get("ratios", [8, 5, 4, 2])]
-    bins = int(rvq.get("bins", 1024))
-    frame_rate = sr / int(torch.tensor(ratios).prod())
-    return CodecConfig(
-        name=str(xp.get("name") or "audiocraft_encodec"), sample_rate=sr,
-        channels=int(enc.get("channels", seanet.get("channels", xp.get("channels", 1)))),
-        dimension=int(seanet.get("dimension", 128)), n_filters=int(seanet.get("n_filters", 32)), ratios=ratios,
-        n_residual_layers=int(seanet.get("n_residual_layers", 1)), kernel_size=int(seanet.get("kernel_size", 7)),
-        last_kernel_size=int(seanet.get("last_kernel_size", 7)),
-        residual_kernel_size=int(seanet.get("residual_kernel_size", 3)),
-        dilation_base=int(seanet.get("dilation_base", 2)), compress=int(seanet.get("compress", 2)),
-        lstm_layers=int(seanet.get("lstm", 2)), activation=str(seanet.get("activation", "ELU")),
-        activation_params=dict(seanet.get("activation_params") or {"alpha": 1.0}), final_activation=final_act,
-        norm=str(seanet.get("norm", "weight_norm")), causal=bool(seanet.get("causal", enc.get("causal", False))),
-        pad_mode=str(seanet.get("pad_mode", "constant")), true_skip=bool(seanet.get("true_skip", True)),
-        trim_right_ratio=trim, disable_norm_outer_blocks=int(seanet.get("disable_norm_outer_blocks", 0)),
-        n_q=n_q, bins=bins, decay=float(rvq.get("decay", 0.99)), kmeans_init=bool(rvq.get("kmeans_init", True)),
-        kmeans_iters=int(rvq.get("kmeans_iters", 50)),
-        threshold_ema_dead_code=float(rvq.get("threshold_ema_dead_code", 2)),
-        q_dropout=bool(rvq.get("q_dropout", False)),
-        target_bandwidths=[round(bandwidth_for_n_q(n_q, frame_rate, bins), 6)],
-        normalize=bool(enc.get("renormalize", False)))
-
-
 def _load_audiocraft(pkg: dict, path: Path) -> Codec:
     import yaml
     sd = pkg["best_state"]
@@ -402,51 +286,3 @@ def _find_weights(folder: Path) -> Path:
         if (folder / name).is_file():
             return folder / name
     raise CheckpointError(f"{folder}: config.json found but no model.safetensors or pytorch_model.bin")
-
-
-def _read_weights(path: Path, prefix: str = "") -> StateDict:
-    """State dict from .safetensors, a sharded safetensors index or a torch pickle; keeps only keys
-    under `prefix` (stripped)."""
-    def select(sd: tp.Mapping[str, torch.Tensor]) -> StateDict:
-        return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
-
-    if path.name.endswith(".index.json"):
-        index = _read_json(path).get("weight_map", {})
-        shards = sorted({f for k, f in index.items() if k.startswith(prefix)})
-        sd: StateDict = {}
-        for shard in shards:
-            sd.update(_read_weights(path.parent / shard, prefix))
-        return sd
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
-        except Exception as e:
-            raise CheckpointError(f"{path}: unreadable safetensors file ({e})") from None
-    obj = _torch_load(path)
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a state dict")
-    return select(obj)
-
-
-def _torch_load(path: Path) -> tp.Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path}: refusing to unpickle non-tensor objects (weights_only=True): {str(e).splitlines()[0]}. "
-            f"Convert the checkpoint to plain tensors / YAML strings first.") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({str(e).splitlines()[0]})") from None
-
-
-def _atomic_write(target: Path, write: tp.Callable[[Path], tp.Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -51,7 +51,7 @@ def load_tonecraft_lm(directory: str | os.PathLike, *, text_encoder=None, codec=
     """A `tonecraft-lm` export folder -> `musicgen_loading.LoadedModel`."""
     from dataclasses import replace
 
-    from ..train.export import load_lm_export
+    from .export_format import load_lm_export
     from .musicgen_loading import LoadedModel
 
     directory = Path(directory)
@@ -69,7 +69,7 @@ def load_tonecraft_lm(directory: str | os.PathLike, *, text_encoder=None, codec=
             text_encoder = T5Encoder.from_pretrained(text_encoder)
     lm, conditioner, _cond_cfg, config = load_lm_export(directory, text_encoder=text_encoder)
     if dtype and dtype != lm.cfg.dtype:
-        from .musicgen_loading import build_lm
+        from .model_parts import build_lm
 
         lm = build_lm(replace(lm.cfg, dtype=dtype), lm.state_dict(), str(directory))
     if codec is None or isinstance(codec, (str, os.PathLike)):

@@ -1,6 +1,7 @@
 """Convert MusicGen LM weights between the HF transformers layout and ours (= audiocraft's layout).
 
-HF `MusicgenForCausalLM` keys (facts §4.3) versus ours / audiocraft (§4.2):
+HF `MusicgenForCausalLM` keys (transformers models/musicgen/convert_musicgen_transformers.py) versus ours /
+audiocraft (audiocraft/models/lm.py `LMModel`):
 
     model.decoder.embed_tokens.{k}.weight                  emb.{k}.weight
     model.decoder.layers.{i}.self_attn.{q,k,v}_proj        transformer.layers.{i}.self_attn.in_proj_weight (q;k;v rows)

@@ -1,9 +1,10 @@
 """Weights of the MusicGen-melody models: split / convert checkpoints into (LM, text proj, chroma proj).
 
-A melody model is an LM *without* cross-attention whose conditions are prepended (facts §0.13, §2.3):
+A melody model is an LM *without* cross-attention whose conditions are prepended (audiocraft/modules/conditioners.py
+`ConditionFuser`, `prepend` for `self_wav` and `description`; MusicGen paper section 2.3):
 `prefix = [chroma_proj(235 one-hot frames), text_proj(T5 states) * mask]`, then the token embeddings.
 
-Key layouts (facts §4.2, §4.3):
+Key layouts (audiocraft/models/lm.py `LMModel`; transformers models/musicgen_melody/modeling_musicgen_melody.py):
 
     audiocraft `best_state`                                      transformers MusicgenMelodyForConditionalGeneration
     emb.* / transformer.* / out_norm.* / linears.*               decoder.model.decoder.* / decoder.lm_heads.*

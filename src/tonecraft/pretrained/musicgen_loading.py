@@ -1,6 +1,6 @@
 """Load MusicGen / AudioGen checkpoints: audiocraft release files or transformers directories.
 
-Two layouts (facts §4.1, §4.3):
+Two layouts (audiocraft/utils/export.py; transformers models/musicgen/modeling_musicgen.py):
 
 - audiocraft: `state_dict.bin` = {'best_state': LM state dict (+ conditioner projections),
   'xp.cfg': YAML of the training config} and `compression_state_dict.bin` = the codec (weights, or
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,10 +29,13 @@ import torch
 
 from ..conditioning.base import TextConditioner, TextEncoder
 from ..conditioning.t5 import T5Encoder, load_t5_tokenizer
-from ..errors import CheckpointError, ModelNotFoundError
+from ..errors import CheckpointError, ModelNotFoundError, TonecraftError
+from ..fileio import model_path
+from ..safe_load import read_weights, safe_torch_load
 from ..lm.config import LMConfig, stereo_delays
 from ..lm.model import LMModel
 from .lm_convert import lm_state_dict_from_hf
+from .model_parts import build_lm, make_chroma_conditioner, make_text_conditioner
 from .registry import ModelInfo, find_model
 
 AC_LM_FILE = "state_dict.bin"
@@ -69,8 +71,8 @@ def load_musicgen(name_or_path: str | os.PathLike, *, text_encoder: TextEncoder 
     `dtype` ("float32" | "bfloat16") is the LM transformer dtype (LMConfig.dtype); default float32.
     """
     kw = dict(text_encoder=text_encoder, codec=codec, dtype=dtype)
-    path = Path(name_or_path).expanduser()
-    if path.exists():
+    path = model_path(name_or_path)  # hostile ids (FIFOs, loops, 300-byte names) fail here, clearly
+    if path is not None:
         return load_from_path(path, **kw)
     from .default_model import default_model_dir, is_default_name
 
@@ -90,13 +92,44 @@ def load_musicgen(name_or_path: str | os.PathLike, *, text_encoder: TextEncoder 
     return loaded
 
 
+def peek_is_melody(name_or_path: str | os.PathLike) -> bool | None:
+    """Whether a model id names a melody (chroma) model, read from the registry or the folder's small
+    config file without loading any weights; None when that cannot be told cheaply (then load and see).
+    Lets `generate --melody` refuse a non-melody model before a long model load."""
+    from .default_model import is_default_name
+    from .export_format import is_lm_export
+    from .registry import find_model
+
+    try:
+        path = model_path(name_or_path)
+    except TonecraftError:
+        return None
+    if path is None:
+        if is_default_name(name_or_path):
+            return False
+        info = find_model(str(name_or_path))
+        return None if info is None else info.melody
+    if not path.is_dir():
+        return None
+    if is_lm_export(path):
+        return False  # tonecraft's own format has no chroma conditioner
+    cfg = path / "config.json"
+    try:
+        if cfg.is_file() and cfg.stat().st_size < 1_000_000:
+            model_type = json.loads(cfg.read_text()).get("model_type")
+            return {"musicgen": False, "musicgen_melody": True}.get(model_type)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
+
+
 def load_from_path(path: Path, **kw) -> LoadedModel:
     path = Path(path)
     if path.is_file():
         if path.name != AC_LM_FILE and path.suffix not in (".bin", ".th", ".pt"):
             raise CheckpointError(f"{path}: expected a checkpoint directory or an audiocraft {AC_LM_FILE}")
         return load_audiocraft(path.parent, lm_file=path, **kw)
-    from ..train.export import is_lm_export
+    from .export_format import is_lm_export
 
     if is_lm_export(path):  # `tonecraft train export` folder (format tonecraft-lm), e.g. the default model
         from .default_model import load_tonecraft_lm
@@ -117,7 +150,7 @@ def resolve_model_dir(info: ModelInfo | None, name: str) -> Path:
 
     The transformers files are preferred (one download, T5 included); the audiocraft files also need
     the T5 and the codec, resolved by name when loading."""
-    from .resolve import resolve_dir
+    from ..hub import resolve_dir
 
     repo = info.hub_id if info is not None else name
     alternatives = []
@@ -138,51 +171,14 @@ def resolve_model_dir(info: ModelInfo | None, name: str) -> Path:
 
 # -- transformers layout --------------------------------------------------------------------------------------
 
-def read_weights(directory: Path) -> dict[str, torch.Tensor]:
+def read_checkpoint_weights(directory: Path) -> dict[str, torch.Tensor]:
     """All tensors of a transformers checkpoint directory (single file or index + shards)."""
     directory = Path(directory)
-    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
-        index = directory / index_name
-        if index.is_file():
-            try:
-                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise CheckpointError(f"{index}: malformed shard index ({exc})") from None
-            sd: dict[str, torch.Tensor] = {}
-            for shard in shards:
-                sd.update(_read_tensor_file(directory / shard))
-            return sd
-    for fname in ("model.safetensors", "pytorch_model.bin"):
-        if (directory / fname).is_file():
-            return _read_tensor_file(directory / fname)
+    for name in ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors",
+                 "pytorch_model.bin"):
+        if (directory / name).is_file():
+            return read_weights(directory / name)
     raise CheckpointError(f"{directory}: no model.safetensors or pytorch_model.bin")
-
-
-def _read_tensor_file(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise CheckpointError(f"missing checkpoint file {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several types for bad files
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-    sd = torch_load(path)
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointError(f"{path}: expected a dict of tensors")
-    return sd
-
-
-def torch_load(path: Path):
-    """`torch.load(weights_only=True)`: tensors, dicts, strings and numbers only, never arbitrary code."""
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, ImportError) as exc:
-        raise CheckpointError(
-            f"{path}: cannot read it as a plain weights file ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
-            "It is corrupt, truncated, or holds Python objects that are refused for safety"
-        ) from None
 
 
 def lm_config_from_hf(decoder: dict) -> LMConfig:
@@ -222,7 +218,7 @@ def load_transformers(directory: Path, *, text_encoder=None, codec=None, dtype: 
     for sub in ("text_encoder", "audio_encoder", "decoder"):
         if not isinstance(config.get(sub), dict):
             raise CheckpointError(f"{directory}: config.json lacks the {sub!r} sub-config")
-    sd = read_weights(directory)
+    sd = read_checkpoint_weights(directory)
     chroma = None
     if model_type == "musicgen_melody":
         from .melody_loading import lm_config_from_hf_melody, melody_weights_from_hf
@@ -297,7 +293,7 @@ def load_audiocraft(directory: Path, *, lm_file: Path | None = None, text_encode
 
     directory = Path(directory)
     lm_file = Path(lm_file) if lm_file is not None else directory / AC_LM_FILE
-    pkg = torch_load(lm_file)
+    pkg = safe_torch_load(lm_file)
     if not isinstance(pkg, dict) or "best_state" not in pkg or "xp.cfg" not in pkg:
         found = sorted(pkg)[:5] if isinstance(pkg, dict) else type(pkg).__name__
         raise CheckpointError(f"{lm_file}: not an audiocraft LM export (expected keys 'best_state' and 'xp.cfg', "
@@ -338,54 +334,6 @@ def load_audiocraft(directory: Path, *, lm_file: Path | None = None, text_encode
 
 # -- shared pieces --------------------------------------------------------------------------------------------
 
-def build_lm(cfg: LMConfig, sd: dict[str, torch.Tensor], source: str) -> LMModel:
-    """An LMModel holding `sd`, built without random init (meta device) so large models load fast."""
-    with torch.device("meta"):
-        lm = LMModel(cfg)
-    dtypes = {n: p.dtype for n, p in lm.named_parameters()}
-    expected, found = set(dtypes), set(sd)
-    if expected != found:
-        missing, extra = sorted(expected - found), sorted(found - expected)
-        raise CheckpointError(f"{source}: LM weights do not match the config ({cfg.num_layers} layers, dim {cfg.dim}, "
-                              f"n_q {cfg.n_q}): missing {missing[:3]}, unexpected {extra[:3]}")
-    try:
-        lm.load_state_dict({k: v.to(dtypes[k]) for k, v in sd.items()}, strict=True, assign=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{source}: LM weight shapes do not match the config: {str(exc)[:300]}") from None
-    return lm.eval()
-
-
-def make_text_conditioner(encoder: TextEncoder | str | os.PathLike, dim: int, proj: dict[str, torch.Tensor],
-                          source: str) -> TextConditioner:
-    if not isinstance(encoder, TextEncoder):
-        encoder = T5Encoder.from_pretrained(encoder)
-    if not proj and encoder.dim == dim:  # transformers omits enc_to_dec_proj when the widths match
-        proj = {"weight": torch.eye(dim), "bias": torch.zeros(dim)}
-    if set(proj) != {"weight", "bias"}:
-        raise CheckpointError(f"{source}: the text projection (weight + bias) is missing")
-    if tuple(proj["weight"].shape) != (dim, encoder.dim):
-        raise CheckpointError(f"{source}: text projection is {tuple(proj['weight'].shape)}, expected "
-                              f"({dim}, {encoder.dim}) for text encoder {encoder.name}")
-    cond = TextConditioner(encoder, dim)
-    cond.output_proj.load_state_dict({k: v.float() for k, v in proj.items()})
-    return cond.eval()
-
-
-def make_chroma_conditioner(dim: int, proj: dict[str, torch.Tensor], source: str, **settings):
-    """The melody conditioner of a melody checkpoint: ChromaConditioner(dim, **settings) + its projection.
-
-    No stem separator is attached (no demucs weights ship): chroma comes from the full mix unless the user
-    sets `stem_separator` (see conditioning/chroma.py)."""
-    from ..conditioning.chroma import ChromaConditioner
-
-    cond = ChromaConditioner(dim, **settings)
-    if set(proj) != {"weight", "bias"} or tuple(proj["weight"].shape) != (dim, cond.n_chroma):
-        raise CheckpointError(f"{source}: the chroma projection must be weight [{dim}, {cond.n_chroma}] + bias, "
-                              f"found {({k: tuple(v.shape) for k, v in proj.items()})}")
-    cond.output_proj.load_state_dict({k: v.float() for k, v in proj.items()})
-    return cond.eval()
-
-
 def _check_stereo_codec(cfg: LMConfig, codec, stereo: bool, source: str) -> None:
     """A stereo LM interleaves the codebooks of a mono codec run per channel: n_q(LM) = 2 * n_q(codec)."""
     n_q = getattr(codec, "total_n_q", None)
@@ -405,4 +353,4 @@ def _load_codec(name_or_path):
 
 
 __all__ = ["LoadedModel", "build_lm", "load_audiocraft", "load_from_path", "load_musicgen", "load_transformers",
-           "lm_config_from_hf", "make_chroma_conditioner", "read_weights", "torch_load"]
+           "lm_config_from_hf", "make_chroma_conditioner", "read_checkpoint_weights"]

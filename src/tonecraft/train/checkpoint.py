@@ -1,14 +1,13 @@
 """Atomic training checkpoints and RNG state capture.
 
-A checkpoint is a plain dict of tensors / numbers / strings written with `torch.save` to a temporary
-file in the same folder, fsync'ed, then `os.replace`d over the target: a kill at any moment leaves
-either the previous checkpoint or the new one. Loading always uses `weights_only=True`.
+A checkpoint is a plain dict of tensors / numbers / strings written with `torch.save` through
+`fileio.atomic_write` (temp file, fsync, rename): a kill at any moment leaves either the previous
+checkpoint or the new one. Loading goes through `safe_load.safe_torch_load` (weights_only=True).
 """
 from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,64 +15,43 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..fileio import atomic_write
+from ..safe_load import safe_torch_load
 
 FORMAT = "tonecraft-train-checkpoint"
 VERSION = 1
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike, writer) -> Path:
-    """Call `writer(fileobj)` on a temp file next to `path`, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
-
-
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     state = {"format": FORMAT, "version": VERSION, **state}
-    return atomic_write_bytes(path, lambda f: torch.save(state, f))
+    return atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- unpickling errors come in many types
-        raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from None
+    state = safe_torch_load(path, map_location=map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a tonecraft training checkpoint")
     if state.get("version", 0) > VERSION:
         raise CheckpointError(f"{path}: checkpoint version {state['version']} is newer than supported")
     return state
+
+
+def trained_weights(state: dict, module_key: str, module: torch.nn.Module) -> dict:
+    """The weights of `state["modules"][module_key]` as `tonecraft train export` writes them: the EMA
+    average when the run kept one (`extra.ema`), else the raw weights. `module` (the matching architecture)
+    receives the raw weights on the way. The one rule for every reader of training checkpoints."""
+    from .optim import ModelEMA
+
+    module.load_state_dict(state["modules"][module_key])
+    ema = (state.get("extra") or {}).get("ema")
+    if ema is None:
+        return module.state_dict()
+    averaged = ModelEMA(module, 0.0)
+    averaged.load_state_dict(ema)
+    return averaged.averaged_state(module)
 
 
 def get_rng_state() -> dict[str, Any]:

@@ -98,9 +98,9 @@ class CodecTrainConfig:
 
 def build_codec(cfg: CodecModelConfig) -> Codec:
     if cfg.init_from:
-        from .export import load_codec
+        from .export import load_training_codec
 
-        codec = load_codec(cfg.init_from)
+        codec = load_training_codec(cfg.init_from)
         if cfg.params:
             raise ConfigError("model.params cannot change a codec loaded with model.init_from")
         return codec.train()
@@ -114,18 +114,13 @@ def build_codec(cfg: CodecModelConfig) -> Codec:
 
 def codec_from_checkpoint(path: str | Path) -> Codec:
     """The codec (EMA weights when the run kept them) of a codec training checkpoint."""
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, trained_weights
 
     state = load_checkpoint(path)
     if state.get("kind") != "codec":
         raise CheckpointError(f"{path}: not a codec training checkpoint")
     codec = Codec(CodecConfig.from_dict(state["extra"]["codec_config"]))
-    codec.load_state_dict(state["modules"]["codec"])
-    ema = state["extra"].get("ema")
-    if ema is not None:
-        e = ModelEMA(codec, 0.0)
-        e.load_state_dict(ema)
-        codec.load_state_dict(e.averaged_state(codec))
+    codec.load_state_dict(trained_weights(state, "codec", codec))
     return codec
 
 

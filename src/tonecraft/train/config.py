@@ -198,6 +198,6 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
 
 
 def dump_yaml(cfg, path: str | Path) -> None:
-    from .checkpoint import atomic_write_text
+    from ..fileio import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))

@@ -25,7 +25,9 @@ from ..lm.patterns import Pattern, get_pattern
 from . import distributed
 from .loop import RunConfig, Trainer, step_generator
 from .optim import ModelEMA, OptimConfig, build_optimizer, build_schedule
-from .text import ConditionerConfig, apply_condition_dropout, build_conditioner
+from ..conditioning.factory import ConditionerConfig
+from ..pretrained.export_format import load_conditioner
+from .text import apply_condition_dropout
 
 
 @dataclass
@@ -127,7 +129,7 @@ def build_models(cfg: LMTrainConfig):
         raise ConfigError(f"unknown model.params key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
     lm_cfg = LMConfig.from_dict({**base.to_dict(), **cfg.model.params})
     lm = LMModel(lm_cfg)
-    return lm, build_conditioner(cond_cfg, lm_cfg.dim), cond_cfg
+    return lm, load_conditioner(cond_cfg, lm_cfg.dim), cond_cfg
 
 
 class LMTrainer(Trainer):
@@ -190,9 +192,9 @@ class LMTrainer(Trainer):
         if self.dist.is_main:
             from ..data.manifest import read_manifest
             from ..data.token_cache import build_token_cache
-            from .export import load_codec
+            from .export import load_training_codec
 
-            codec = load_codec(d.codec, device=self.device)
+            codec = load_training_codec(d.codec, device=self.device)
             build_token_cache(read_manifest(d.manifest), codec, d.cache, device=self.device,
                               progress=self.run_cfg.progress, codec_name=d.codec)
             del codec

@@ -97,6 +97,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
         seed_all(self.run_cfg.seed + 1000 * self.dist.rank + 1)  # per-rank streams from here on
         self._stop = False
+        self.stop_signal: int | None = None  # SIGTERM/SIGINT that stopped `fit` early (checkpoint saved)
         if resume:
             self.resume()
         if self.dist.is_main and write_config:  # the effective config (with this session's overrides)
@@ -210,6 +211,7 @@ class Trainer:
 
         def handler(signum, frame):
             self._stop = True  # finish the step, checkpoint, stop; a second signal acts as usual
+            self.stop_signal = signum
             signal.signal(signum, old.get(signum, signal.SIG_DFL))
 
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -259,6 +261,7 @@ class Trainer:
                             logger.write(f"exported to {path}")
                     break
                 if stop:
+                    self.stop_signal = self.stop_signal or signal.SIGTERM  # another rank was signalled
                     logger.write(f"stopped at step {self.step}; resume with --resume")
                     break
         finally:

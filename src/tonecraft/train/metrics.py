@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import atomic_write_text
+from ..fileio import atomic_write_text
 
 
 class MetricLogger:

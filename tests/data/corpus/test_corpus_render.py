@@ -119,7 +119,7 @@ def test_resume_renders_only_what_is_missing(corpus, tmp_path):
 def test_missing_soundfont_is_a_clear_error(tmp_path):
     import argparse
 
-    from tonecraft.data.corpus import cli
+    from tonecraft.cli import corpus as cli
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)

@@ -20,7 +20,8 @@ from .mma import GROOVES, groove_variants
 from .plan import ClipPlan, make_plan, work_units
 from .sources import COLLECTIONS, DEFAULT_COLLECTIONS, EXCLUDED_NOTE, list_works
 from .worker import Worker, WorkerConfig, init_process, run_unit_in_process
-from .writer import AUDIO_FORMATS, atomic_write_bytes, sidecar_of, write_manifests
+from ...fileio import atomic_write_bytes
+from .writer import AUDIO_FORMATS, sidecar_of, write_manifests
 
 PLAN_VERSION = 1
 

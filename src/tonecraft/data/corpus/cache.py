@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from .writer import atomic_write_bytes
+from ...fileio import atomic_write_bytes
 
 CACHE_VERSION = 1
 

@@ -2,27 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ...fileio import atomic_path, atomic_write_text
+
 AUDIO_FORMATS = {"flac": ("FLAC", "PCM_16", ".flac"), "wav": ("WAV", "PCM_16", ".wav")}
 SPLITS = ("train", "valid", "test")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_clip(audio_path: Path, pcm: np.ndarray, sample_rate: int, fmt: str, sidecar: dict) -> None:
@@ -30,18 +17,9 @@ def write_clip(audio_path: Path, pcm: np.ndarray, sample_rate: int, fmt: str, si
     import soundfile as sf
 
     major, subtype, _ = AUDIO_FORMATS[fmt]
-    audio_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{audio_path.name}.", suffix=".tmp", dir=audio_path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(audio_path) as tmp:
         sf.write(tmp, pcm, sample_rate, format=major, subtype=subtype)
-        os.replace(tmp, audio_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    text = json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n"
-    atomic_write_bytes(sidecar_of(audio_path), text.encode("utf-8"))
+    atomic_write_text(sidecar_of(audio_path), json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n")
 
 
 def sidecar_of(audio_path: Path) -> Path:

@@ -1,0 +1,93 @@
+"""Audio while tokens are still being sampled (`GenerativeModel.generate_stream`).
+
+Sampling runs in a background thread (`long_form.generate_frames` with a frame hook); complete frames go
+through a queue to the consumer, are decoded with the codec's streaming decoder (which carries convolution
+and LSTM state across calls, so joined chunks equal the one-shot decode up to float rounding) and leave in
+chunks of a fixed number of samples. Closing the iterator stops the sampling thread.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterator
+
+import torch
+
+from .frames import GenerationCancelled
+from .long_form import ConditionsFn, generate_frames
+
+
+def stream_audio(model, conditions: ConditionsFn, prompt_tokens, progress: bool, generator, chunk: int, skip: int,
+                 single: bool) -> Iterator[torch.Tensor]:
+    """Chunks of `chunk` samples ([C, n] when `single`, else [B, C, n]); the first `skip` samples are dropped."""
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def work():
+        try:
+            with torch.inference_mode():
+                generate_frames(model, conditions, prompt_tokens, progress, generator,
+                                on_frames=lambda t0, codes: results.put(("frames", codes)), cancelled=stop.is_set)
+            results.put(("done", None))
+        except GenerationCancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            results.put(("error", exc))
+
+    decoder = StreamDecoder(model)
+    worker = threading.Thread(target=work, name=f"tonecraft-{model.name}-sampling", daemon=True)
+    worker.start()
+    pending: list[torch.Tensor] = []
+    buffered = 0
+    try:
+        while True:
+            kind, payload = results.get()
+            if kind == "error":
+                raise payload
+            audio = decoder.push(payload) if kind == "frames" else decoder.flush()
+            if skip and audio.shape[-1]:
+                cut = min(skip, audio.shape[-1])
+                audio, skip = audio[..., cut:], skip - cut
+            if audio.shape[-1]:
+                pending.append(audio)
+                buffered += audio.shape[-1]
+            while buffered >= chunk or (kind == "done" and buffered):
+                joined = torch.cat(pending, dim=-1) if len(pending) > 1 else pending[0]
+                n = min(chunk, buffered)
+                out, rest = joined[..., :n], joined[..., n:]
+                pending, buffered = ([rest] if rest.shape[-1] else []), buffered - n
+                yield out[0] if single else out
+            if kind == "done":
+                return
+    finally:
+        stop.set()
+        worker.join()
+
+
+class StreamDecoder:
+    """Codes in, audio out, chunk by chunk: the codec's exact streaming decoder (one per channel for stereo).
+    A codec without one (or one that rescales its input) decodes everything at the end."""
+
+    def __init__(self, model):
+        self.model = model
+        codec = model.codec
+        cfg = getattr(codec, "config", None)
+        can_stream = hasattr(codec, "stream_decoder") and not getattr(cfg, "normalize", False)
+        n = 2 if model.stereo_interleaved else 1
+        self.decoders = [codec.stream_decoder() for _ in range(n)] if can_stream else None
+        self.pending: list[torch.Tensor] = []
+
+    def _parts(self, codes: torch.Tensor) -> list[torch.Tensor]:
+        return [codes] if len(self.decoders) == 1 else [codes[:, 0::2], codes[:, 1::2]]
+
+    def push(self, codes: torch.Tensor) -> torch.Tensor:
+        if self.decoders is None:
+            self.pending.append(codes)
+            return torch.empty(codes.shape[0], self.model.audio_channels, 0)
+        outs = [d.push(c) for d, c in zip(self.decoders, self._parts(codes))]
+        return torch.cat(outs, dim=1).float()
+
+    def flush(self) -> torch.Tensor:
+        if self.decoders is None:
+            return self.model.generate_audio(torch.cat(self.pending, dim=-1))
+        return torch.cat([d.flush() for d in self.decoders], dim=1).float()
