@@ -32,11 +32,14 @@ import torch
 
 from tonecraft import cpu_features
 from tonecraft.lm.config import preset
-from tonecraft.lm.generate import ConditionTensors, generate_tokens
+from tonecraft.lm.generate import ConditionTensors, cfg_batch, generate_tokens
 from tonecraft.lm.model import LMModel
 from tonecraft.lm.patterns import get_pattern
 
 MODES = ("eager", "compiled", "bf16", "int8", "transformers")
+DEFAULT_PROMPTS = ["calm solo piano piece, 70 bpm", "fast irish reel on fiddle with a frame drum",
+                   "slow church organ chorale in G minor", "upbeat jazz guitar trio, 120 bpm",
+                   "gentle lullaby on a music box", "energetic marimba melody"]
 CFG = 3.0
 
 
@@ -100,25 +103,35 @@ def run_ours(lm: LMModel, cross: torch.Tensor, frames: int, seed: int) -> float:
 
 
 @torch.no_grad()
-def guided_logits(lm: LMModel, cross: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
-    """CFG-combined logits [S, K, card] of every step of the interleaved sequence `seq` [1, K, S+1],
-    fed one step at a time through the KV cache (what generation does)."""
-    state = lm.init_state(2, seq.shape[-1], torch.cat([cross, torch.zeros_like(cross)]))
+def guided_logits(lm: LMModel, cond: ConditionTensors, null: ConditionTensors, seq: torch.Tensor) -> torch.Tensor:
+    """CFG-combined logits [S-1, K, card] for every step of the interleaved sequence `seq` [1, K, S], fed one
+    step at a time through the KV cache, with the prefix on the first call, as `generate_tokens` does."""
+    conds, _ = cfg_batch(cond, null, 1)
+    cross = None if conds.cross is None or not conds.cross.any() else conds.cross
+    bpm = conds.bpm if lm.beat_grid is not None else None
+    P = 0 if conds.prefix is None else conds.prefix.shape[1]
+    state = lm.init_state(2, P + seq.shape[-1], cross)
     out = []
-    for s in range(seq.shape[-1] - 1):
-        logits = lm.step(seq[..., s:s + 1].expand(2, -1, -1), state)
-        cond, null = logits.float().chunk(2)
-        out.append((null + (cond - null) * CFG)[0])
+    for s in range(1, seq.shape[-1]):
+        logits = lm.step(seq[..., s - 1:s].expand(2, -1, -1), state, prefix=conds.prefix if s == 1 else None, bpm=bpm)
+        c, u = logits.float().chunk(2)
+        out.append((u + (c - u) * CFG)[0])
     return torch.stack(out)
 
 
-def reference_sequence(lm: LMModel, cross: torch.Tensor, frames: int) -> torch.Tensor:
-    """Greedy float32 tokens laid out in the delay pattern (special token where no code)."""
-    codes = generate_tokens(lm, ConditionTensors(cross=cross), max_gen_len=frames, use_sampling=False, cfg_coef=CFG)
-    pattern = get_pattern(lm.cfg.pattern, lm.cfg.n_q, frames)
-    seq, _ = pattern.build(codes, lm.cfg.card)
-    start = torch.full_like(seq[..., :1], lm.cfg.card)
-    return torch.cat([start, seq], dim=-1)
+def greedy_sequence(lm: LMModel, cond: ConditionTensors, null: ConditionTensors, frames: int) -> torch.Tensor:
+    """The interleaved sequence [1, K, S] of a greedy float32 generation (special token where no code)."""
+    seen = {}
+    generate_tokens(lm, cond, null, max_gen_len=frames, use_sampling=False, cfg_coef=CFG,
+                    on_step=lambda offset, seq: seen.update(seq=seq.clone()))
+    return seen["seq"]
+
+
+def valid_positions(lm: LMModel, frames: int) -> torch.Tensor:
+    """[S-1, K]: the steps 1.. and codebooks that carry a real code (delay pattern)."""
+    _, mask = get_pattern(lm.cfg.pattern, lm.cfg.n_q, frames, lm.cfg.delays).build(
+        torch.zeros(1, lm.cfg.n_q, frames, dtype=torch.long), lm.cfg.card)
+    return mask.t()[1:]
 
 
 def quality(ref_logits: torch.Tensor, logits: torch.Tensor, valid: torch.Tensor) -> dict:
@@ -127,6 +140,10 @@ def quality(ref_logits: torch.Tensor, logits: torch.Tensor, valid: torch.Tensor)
     agree = (p.argmax(-1) == q.argmax(-1)).float().mean().item()
     kl = (p.exp() * (p - q)).sum(-1).mean().item()
     return {"top1_agreement": agree, "mean_kl": kl, "positions": int(valid.sum())}
+
+
+def random_conditions(cross: torch.Tensor) -> tuple[ConditionTensors, ConditionTensors]:
+    return ConditionTensors(cross=cross), ConditionTensors(cross=torch.zeros_like(cross))
 
 
 def child(mode: str, args) -> dict:
@@ -153,7 +170,8 @@ def child(mode: str, args) -> dict:
         res["seconds"] = min(run_ours(lm, cross, frames, 1) for _ in range(args.repeats))
         if mode in ("bf16", "int8") and args.ref:
             ref = torch.load(args.ref, weights_only=True)
-            res.update(quality(ref["logits"], guided_logits(lm, cross, ref["seq"]), ref["valid"]))
+            cond, null = random_conditions(cross)
+            res.update(quality(ref["logits"], guided_logits(lm, cond, null, ref["seq"]), ref["valid"]))
     res["steps_per_s"] = (frames + 3) / res["seconds"]
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return res
@@ -163,12 +181,27 @@ def make_reference(path: str, frames: int, threads: int | None) -> None:
     if threads:
         torch.set_num_threads(threads)
     lm, cross = build_lm()
-    seq = reference_sequence(lm, cross, frames)
-    logits = guided_logits(lm, cross, seq)
-    pattern = get_pattern(lm.cfg.pattern, lm.cfg.n_q, frames)
-    _, mask = pattern.build(torch.zeros(1, lm.cfg.n_q, frames, dtype=torch.long), lm.cfg.card)
-    valid = mask[0].t()  # [S, K]: positions that carry a real code
-    torch.save({"seq": seq, "logits": logits, "valid": valid}, path)
+    cond, null = random_conditions(cross)
+    seq = greedy_sequence(lm, cond, null, frames)
+    torch.save({"seq": seq, "logits": guided_logits(lm, cond, null, seq), "valid": valid_positions(lm, frames)}, path)
+
+
+def default_model_quality(frames: int, prompts: list[str]) -> dict:
+    """int8 vs float32 on the trained default model (peaked distributions, unlike random weights)."""
+    from tonecraft.models import MusicGen
+    from tonecraft.models.prompts import text_conditions
+
+    model = MusicGen.from_pretrained("tonecraft-default")
+    lm, results = model.lm, []
+    for prompt in prompts:
+        cond, null = text_conditions(model, [prompt])
+        lm.optimize_decoding(False)
+        seq = greedy_sequence(lm, cond, null, frames)
+        ref = guided_logits(lm, cond, null, seq)
+        lm.optimize_decoding(dtype="int8")
+        results.append(quality(ref, guided_logits(lm, cond, null, seq), valid_positions(lm, frames)))
+    lm.optimize_decoding(False)
+    return {k: sum(r[k] for r in results) / len(results) for k in ("top1_agreement", "mean_kl")}
 
 
 def main():
@@ -178,6 +211,8 @@ def main():
     p.add_argument("--threads", type=int, default=None, help="torch threads in every mode (default: torch's)")
     p.add_argument("--repeats", type=int, default=1, help="timed runs of each (best is reported)")
     p.add_argument("--quality-frames", type=int, default=250, help="greedy frames compared for bf16/int8")
+    p.add_argument("--default-prompts", type=int, default=4, help="prompts for the default-model int8 quality")
+    p.add_argument("--no-default", action="store_true", help="skip the default-model int8 quality check")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--ref", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -214,6 +249,11 @@ def main():
                 extra += f"  top-1 agreement {r['top1_agreement']:.3f}  mean KL {r['mean_kl']:.4f}"
             print(f"{mode:13s} {r['steps_per_s']:6.2f} steps/s  ({r['seconds']:.1f} s)  peak RSS "
                   f"{r['peak_rss_mb']:.0f} MB{extra}", flush=True)
+    if "int8" in modes and not args.no_default:
+        prompts = DEFAULT_PROMPTS[:args.default_prompts]
+        q = default_model_quality(args.quality_frames, prompts)
+        print(f"int8 on tonecraft-default ({len(prompts)} prompts x {args.quality_frames} greedy frames): top-1 "
+              f"agreement {q['top1_agreement']:.3f}  mean KL {q['mean_kl']:.4f}", flush=True)
     if "transformers" in results:
         t_hf = results["transformers"]["seconds"]
         for mode, r in results.items():

