@@ -44,9 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(_corpus_parser=p)
     parser.set_defaults(_corpus_root=parser)
+    from .corpus_sfx import add_sfx_arguments  # `tonecraft corpus sfx` (issue 15)
+
+    add_sfx_arguments(sub)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "corpus_command", None) == "sfx":
+        from .corpus_sfx import run_sfx
+
+        return run_sfx(args)
     if getattr(args, "corpus_command", None) != "music":
         args._corpus_root.print_help()
         return 2
