@@ -1,7 +1,7 @@
-"""The `tonecraft` command line: the router (`tonecraft.cli:main`, also `python -m tonecraft.cli`).
+"""The `tonecraft` command line.
 
-Each sub-command is one module of this package (`cli/generate.py`, `cli/train.py` ...) exposing
-`add_arguments(parser)` and `run(args) -> int`.
+This is the router (`tonecraft.cli:main`, also `python -m tonecraft.cli`). Each sub-command is one module of
+this package (`cli/generate.py`, `cli/train.py` ...) exposing `add_arguments(parser)` and `run(args) -> int`.
 Modules are imported only when their command runs, so `tonecraft --help` stays fast.
 """
 from __future__ import annotations
