@@ -25,7 +25,7 @@ WORDS = {"birds": "birds", "bird": "a bird", "sword": "a sword", "axe": "an axe"
          "seagull": "a seagull", "gull": "a gull", "whale": "a whale", "monkey": "a monkey", "rooster": "a rooster",
          "donkey": "a donkey", "tiger": "a tiger", "rhino": "a rhino", "giraffe": "a giraffe", "zebra": "a zebra",
          "crocodile": "a crocodile", "hippo": "a hippo", "rabbit": "a rabbit", "mouse": "a mouse", "rat": "a rat",
-         "fox": "a fox", "ox": "an ox", "bull": "a bull", "mammoth": "a mammoth", "cricket": "a cricket",
+         "fox": "a fox", "ox": "an ox", "coyote": "a coyote", "moose": "a moose", "stag": "a stag", "bull": "a bull", "mammoth": "a mammoth", "cricket": "a cricket",
          "crickets": "crickets", "insects": "insects", "bees": "bees", "bee": "a bee", "fly": "a fly",
          "gallop": "galloping", "trot": "trotting", "walk": "walking", "run": "running",
          "mace": "a mace", "club": "a club", "spear": "a spear", "staff": "a staff", "flail": "a flail",
@@ -33,12 +33,12 @@ WORDS = {"birds": "birds", "bird": "a bird", "sword": "a sword", "axe": "an axe"
 
 ANIMAL = (r"(dog|wolf|horse|pig|cow|sheep|goat|chicken|elephant|camel|lion|bear|boar|deer|cat|duck|owl|crow|frog|"
           r"seagull|gull|whale|monkey|rooster|donkey|tiger|rhino|giraffe|zebra|crocodile|hippo|rabbit|mouse|rat|"
-          r"fox|ox|bull|mammoth)")
+          r"fox|ox|bull|mammoth|coyote|moose|stag)")
 SURFACE = r"(gravel|grass|snow|sand|dirt|mud|carpet|concrete|tiles?|ice|water|wood|wooden|metal|metallic|stone|rock|leaves)"
 
 R = [
     # ---- skipped on purpose (category says why)
-    ("*", r"\b(music|musics|soundtrack|track|tracks|theme|themes|jingle|jingles|song|songs|menu music)\b /", None,
+    ("*", r"\b(music|musics|soundtrack|theme|themes|jingle|jingles|song|songs|menu music)\b /", None,
      "music"),
     ("*", r"\bsound (\d|)$", None, "meaningless name"),
     ("sound-theme-freedesktop", r"\baudio (channel|test signal)\b", None, "speech/test signal"),
@@ -69,6 +69,11 @@ R = [
     ("wesnoth-1.16-data", r"\bsounds / (bow|crossbow|bow puny)( puny)? miss$", "an arrow whooshing past", "weapon"),
     ("wesnoth-1.16-data", r"\bsounds / magic\b", "a magic spell sound effect", "game"),
     ("wesnoth-1.16-data", r"\bsounds / crossbow fire( miss)?$", "a crossbow shot", "weapon"),
+    ("supertuxkart-data", r"\bsfx / horn$", "a car horn honking", "vehicle"),
+    ("supertuxkart-data", r"\bsfx / (car accel|car revup)$", "a car engine revving up", "vehicle"),
+    ("*", r"\bball bounce\b", "a ball bouncing", "impact"),
+    ("*", r"\bboing\b", "a cartoon boing", "game"),
+    ("*", r"\bbowling roll\b", "a bowling ball rolling", "impact"),
     ("wesnoth-1.16-data", r"\bsounds / (fire|flame big|melee fire|torch)( miss)?$", "a burst of flame", "fire"),
     ("*", r"\bfire flower\b", None, "a game item name, not a sound"),
     ("*", r"\bsizzle\b", "a sizzling sound", "fire"),
@@ -142,7 +147,7 @@ R = [
     ("*", r"\b(laser|plasma|railgun|lightning gun|blaster)\b", "a sci-fi energy weapon shot", "weapon"),
     ("*", r"\b(grenade|bomb|explosion|explosions|explode|exploding|detonation|blast|dynamite|mine explode)\b",
      "an explosion", "explosion"),
-    ("*", r"\b(cannon|catapult|artillery|mortar)\b", "a heavy cannon shot", "weapon"),
+    ("*", r"\b(cannon|catapult|artillery)\b", "a heavy cannon shot", "weapon"),
     ("*", r"\b(ricochet)\b", "a bullet ricochet", "weapon"),
     ("*", r"\bweapons? / .*\b(fire|firing|shot|shoot)\b", "a weapon firing", "weapon"),
     ("*", r"\bweapons? / .*\bhum\b", "a weapon humming", "weapon"),
@@ -157,6 +162,7 @@ R = [
     ("*", r"\b(rooster)\b", "a rooster crowing", "animal"),
     ("*", r"\b(chicken|chickens|hen)\b", "a chicken clucking", "animal"),
     ("*", r"\b(owl)\b", "an owl hooting", "animal"),
+    ("*", r"\b(duck|ducks)\b", "a duck quacking", "animal"),
     ("*", r"\b(frog|frogs)\b", "a frog croaking", "animal"),
     ("*", r"\b(seagull|seagulls|gulls)\b", "seagulls crying", "animal"),
     ("*", r"\b(crow|crows|raven)\b", "a crow cawing", "animal"),
@@ -206,7 +212,14 @@ R = [
     ("*", r"\b(mill|windmill|factory|machine|machinery|generator|pump|mine|coal mine|drill|drilling)\b",
      "machinery working", "machine"),
     ("*", r"\b(hammer|hammering|smith|smithy|anvil|forge)\b", "a hammer striking metal", "tool"),
-    ("*", r"\b(sawing|lumber|lumbering|chop|chopping|woodcutter)\b", "wood being chopped", "tool"),
+    ("*", r"\b(sawing|sawmill|benchsaw)\b", "wood being sawn", "tool"),
+    ("*", r"\btree falling\b", "a tree falling", "nature"),
+    ("*", r"\b(lumber|lumbering|chop|chopping|woodcutter|woodcutting)\b", "wood being chopped", "tool"),
+    ("*", r"\b(stonecutter|stonemason|stonegrind)\b", "stone being cut", "tool"),
+    ("*", r"\bsharpening\b", "a blade being sharpened", "tool"),
+    ("*", r"\bfalling tools\b", "tools clattering to the ground", "impact"),
+    ("*", r"\b(beerbubble|winebubble)\b", "bubbling liquid", "water"),
+    ("*", r"\bfurnace\b", "a roaring furnace", "fire"),
     ("*", r"\b(scythe|harvest|reaping)\b", "a scythe cutting grain", "tool"),
     ("*", r"\b(dig|digging|shovel|pickaxe|mining)\b", "digging into earth and stone", "tool"),
     ("*", r"\b(door|doors)\b.*\b(open|opening)\b", "a door opening", "household"),

@@ -145,7 +145,8 @@ def render(p: SfxrParams, seed: int) -> np.ndarray:
     if p.pha_offset != 0 or p.pha_ramp != 0:
         off = math.copysign(p.pha_offset ** 2 * 1020.0, p.pha_offset) + \
             math.copysign(p.pha_ramp ** 2, p.pha_ramp) * t
-        d = np.clip(np.abs(off) / k, 0, 1023 / k).astype(np.int64)
+        to_osc = rate / (8 * SFXR_RATE)  # sfxr's phaser delay counts 8x-oversampled samples
+        d = (np.minimum(np.abs(off), 1023.0) * to_osc).astype(np.int64)
         src = np.arange(n) - d
         x = x + np.where(src >= 0, x[np.maximum(src, 0)], 0.0)
     if p.lpf_freq < 1.0:
