@@ -180,3 +180,12 @@ def test_official_configs_round_trip(name, wav_file, tmp_path):
     assert audio.shape == (config.channels, round(0.3 * config.sample_rate))
     h = tcq.read_header(comp)
     assert h.bits == int(np.log2(config.bins)) and h.has_scales == config.normalize
+
+
+def test_info_says_ecdc_has_no_checksum(tiny_dir, wav_file, tmp_path, capsys):
+    """Issue 13: .ecdc bit flips decode silently; `info` must say the format cannot detect them."""
+    comp = tmp_path / "x.ecdc"
+    assert run("compress", wav_file, comp, "--model", tiny_dir) == 0
+    capsys.readouterr()
+    assert run("info", comp, "--model", tiny_dir) == 0
+    assert "no checksum" in capsys.readouterr().out

@@ -109,7 +109,6 @@ def test_compress_interrupted(models, long_wav, tmp_path, capsys):
         jobs.append((["compress", long_wav, folder / "out.tcq", "--model", models["codec"], "--progress"], sig,
                      RNG.uniform(3.2, 5.0)))
     for (folder, sig), (rc, err) in zip(folders, interrupt_all(jobs)):
-        print("OUTCOME", folder.name, rc, sorted(p.name for p in folder.iterdir()), err.strip().splitlines()[-1:] if err.strip() else "", file=__import__("sys").__stderr__)
         check_outcome(rc, err, sig, folder, "out.tcq", tcq_complete)
         if sig == signal.SIGKILL:
             sweep_by_next_write(capsys, folder, models)
@@ -128,7 +127,6 @@ def test_generate_interrupted(models, tmp_path, capsys):
             jobs.append(([*gen, "-o", folder / "out.wav", *(["--stream"] if stream else [])], sig,
                          RNG.uniform(3.5, 6.5)))
     for (folder, sig), (rc, err) in zip(folders, interrupt_all(jobs)):
-        print("OUTCOME", folder.name, rc, sorted(p.name for p in folder.iterdir()), err.strip().splitlines()[-1:] if err.strip() else "", file=__import__("sys").__stderr__)
         check_outcome(rc, err, sig, folder, "out.wav", wav_complete(3.0))
         if sig == signal.SIGKILL:
             sweep_by_next_write(capsys, folder, models)

@@ -59,22 +59,23 @@ def test_full_disk_by_monkeypatch(models, tmp_path, capsys, monkeypatch):
     """The same promise without root: the atomic writer's write raises ENOSPC."""
     from tonecraft import fileio
 
-    def enospc(self, data):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    class FullFile:  # what the atomic writer's file object does on a full disk
+        def __init__(self, fo):
+            self.fo = fo
 
-    monkeypatch.setattr(fileio.AtomicFile, "write", lambda self, data: fileio.AtomicFile._fail(self, enospc, data),
-                        raising=False) if hasattr(fileio.AtomicFile, "_fail") else None
-    original = fileio.AtomicFile.write
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    def full(self, data):
-        try:
-            enospc(self, data)
-        except OSError as exc:
-            self.abort()
-            raise fileio._output_error(self.path, exc) from None
-        return original(self, data)
+        def __getattr__(self, name):
+            return getattr(self.fo, name)
 
-    monkeypatch.setattr(fileio.AtomicFile, "write", full)
+    init = fileio.AtomicFile.__init__
+
+    def patched(self, path):
+        init(self, path)
+        self._fo = FullFile(self._fo)
+
+    monkeypatch.setattr(fileio.AtomicFile, "__init__", patched)
     wav = tone_wav(tmp_path / "in.wav", seconds=0.3)
     out = tmp_path / "out"
     out.mkdir()

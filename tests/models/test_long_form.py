@@ -68,3 +68,14 @@ def test_long_form_continuation_keeps_prompt(model, monkeypatch):
     assert torch.equal(windows[1][0], windows[0][1][..., 40:])
     _, new = model.generate_continuation(prompt, 1000, ["rock"], return_tokens=True, seed=1, drop_prompt=True)
     assert torch.equal(new, tokens[..., 10:])
+
+
+def test_duration_under_one_frame_is_a_config_error():
+    """Issue 13.8: `-d 0.01` (0 frames at 50 Hz) crashed with a reshape RuntimeError inside sampling."""
+    from tonecraft.errors import ConfigError
+    from tonecraft.models.long_form import WindowPlan
+    from tonecraft.models.params import GenerationParams
+
+    with pytest.raises(ConfigError, match="shorter than one frame"):
+        WindowPlan.of(GenerationParams(duration=0.005), 50.0, 30.0)
+    assert WindowPlan.of(GenerationParams(duration=0.02), 50.0, 30.0).total == 1

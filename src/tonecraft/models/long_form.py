@@ -36,6 +36,8 @@ class WindowPlan:
 
     @classmethod
     def of(cls, params: GenerationParams, frame_rate: float, max_duration: float) -> "WindowPlan":
+        if int(round(params.duration * frame_rate)) < 1:  # was a reshape RuntimeError deep in sampling
+            raise ConfigError(f"duration {params.duration:g} s is shorter than one frame ({1 / frame_rate:.3g} s)")
         return cls(total=int(round(params.duration * frame_rate)), window=int(round(max_duration * frame_rate)),
                    stride=int(round(params.extend_stride * frame_rate)), frame_rate=frame_rate,
                    duration=params.duration, max_duration=max_duration)
