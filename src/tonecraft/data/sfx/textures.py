@@ -48,10 +48,18 @@ def rain(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
     k = g.poisson(rate * seconds)
     pos = g.integers(0, max(1, n - 400), k)
     amp = g.uniform(0.2, 1.0, k).astype(np.float32)
-    ring_hz = 2500.0 if surface == "a tin roof" else 5000.0
-    tone = np.sin(2 * np.pi * ring_hz * np.arange(400) / SR) * np.exp(-np.arange(400) / (60 if not surface else 140))
-    np.add.at(drops, pos, amp)
-    drops = np.convolve(drops, tone.astype(np.float32))[:n]
+    # each drop: a short click through a few inharmonic partials (a tin roof rings longer and lower); several
+    # drop shapes alternate so no single pitch stands out
+    k_len = np.arange(400)
+    decay = {"a tin roof": 90.0, "a window": 40.0}.get(surface, 15.0)
+    lo, hi = (1500.0, 4500.0) if surface == "a tin roof" else (2500.0, 7000.0)
+    shapes = [sum(np.sin(2 * np.pi * f * k_len / SR + g.uniform(0, 6.3)) for f in g.uniform(lo, hi, 3))
+              * np.exp(-k_len / decay) for _ in range(6)]
+    for j, shape in enumerate(shapes):
+        one = np.zeros(n, np.float32)
+        sel = slice(j, None, len(shapes))
+        np.add.at(one, pos[sel], amp[sel])
+        drops += np.convolve(one, shape.astype(np.float32))[:n]
     x = bed + drops * (0.6 if surface else 0.35)
     caption = ("heavy rain" if heavy else "light rain") + (f" on {surface}" if surface else " falling")
     return x.astype(np.float32), caption, {"heavy": heavy, "surface": surface or None,
@@ -68,7 +76,7 @@ def surf(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
     phase = np.mod(t + r.uniform(0, period), period) / period
     swell = np.where(phase < 0.3, phase / 0.3, np.exp(-(phase - 0.3) * 5.0)).astype(np.float32)
     crash = lowpass(noise, 2500 if big else 1500, SR)
-    hiss = highpass(noise, 3000, SR) * (0.3 * np.maximum(0, np.roll(swell, int(0.3 * SR)) - 0.2))
+    hiss = highpass(g.standard_normal(n).astype(np.float32), 3000, SR) * (0.3 * np.maximum(0, np.roll(swell, int(0.3 * SR)) - 0.2))
     x = crash * (0.1 + swell) + hiss
     waves = int(round(seconds / period))
     caption = ("large " if big else "gentle ") + "waves breaking on a shore"
