@@ -72,7 +72,7 @@ class SfxCorpusConfig:
 
     def identity(self) -> dict:
         """What changes the bytes of a clip (packages, hours and workers only add or schedule clips)."""
-        table = hashlib.sha1(repr(caption_rules.R).encode() + repr(caption_rules.WORDS).encode()).hexdigest()
+        table = hashlib.sha1(repr((caption_rules.R, caption_rules.WORDS, caption_rules.SPOKEN)).encode()).hexdigest()
         return {"plan_version": PLAN_VERSION, "seed": self.seed, "sample_rate": SAMPLE_RATE,
                 "max_clip_s": self.max_clip_s, "min_clip_s": self.min_clip_s, "format": self.audio_format,
                 "valid_fraction": self.valid_fraction, "test_fraction": self.test_fraction,

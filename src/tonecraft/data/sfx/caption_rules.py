@@ -4,11 +4,20 @@ The pattern is a regular expression searched in the *words* of a file's path (ca
 four components, camelCase and `_-.` split, digits dropped, lower case, components joined by " / "), e.g.
 `0ad/.../attack/impact/arrow_metal_02.ogg` -> "attack / impact / arrow metal". `packages` is "*" or a
 comma-separated list of Debian package names. The caption may use the pattern's groups: {1}, {2} count only
-groups whose word is a key of WORDS and print its phrase ("dog" -> "a dog"); {=1} is group 1 as matched. caption None = skip on purpose (music, speech
+groups whose word is a key of WORDS and print its phrase ("dog" -> "a dog"); {=1} is group 1 as matched (through SPOKEN). caption None = skip on purpose (music, speech
 we cannot transcribe, meaningless names), with the category field saying why. A path that matches no rule
 is skipped too: we only write captions a listener would agree with.
 """
 from __future__ import annotations
+
+# what a hedgewars voice file says, where its name runs the words together
+SPOKEN = {"youllregretthat": "you'll regret that", "comeonthen": "come on then", "enemydown": "enemy down",
+          "firstblood": "first blood", "flyaway": "fly away", "illgetyou": "I'll get you", "justyouwait": "just you wait",
+          "leavemealone": "leave me alone", "gonnagetyou": "gonna get you", "ohdear": "oh dear", "cutitout": "cut it out",
+          "takecover": "take cover", "sameteam": "same team", "byebye": "bye bye", "runaway": "run away",
+          "solong": "so long", "thisoneismine": "this one is mine", "watchit": "watch it", "watchthis": "watch this",
+          "whatthe": "what the", "yessir": "yes sir", "firepunch": "fire punch", "nooo": "nooo", "ooff": "oof",
+          "uh oh": "uh-oh", "missed": "missed", "hurry": "hurry"}
 
 CATEGORIES = ("impact", "weapon", "explosion", "animal", "vehicle", "weather", "ambience", "footsteps", "ui",
               "voice", "machine", "water", "fire", "alarm", "game", "household", "tool", "nature")
@@ -43,7 +52,33 @@ R = [
     ("*", r"\bsound (\d|)$", None, "meaningless name"),
     ("sound-theme-freedesktop", r"\baudio (channel|test signal)\b", None, "speech/test signal"),
     # ---- per package
+    ("hedgewars-data", r"\bvoices / \w+ / laugh$", "a cartoon voice laughing", "voice"),
+    ("hedgewars-data", r"\bvoices / \w+ / poison moan$", "a cartoon voice moaning", "voice"),
+    ("hedgewars-data", r"\bvoices / \w+ / poison cough$", "a cartoon voice coughing", "voice"),
+    ("hedgewars-data", r"\bvoices / \w+ / (jump|hmm)$", None, "a non-verbal sound with no clear name"),
     ("hedgewars-data", r"\bvoices / \w+ / (\w+( \w+)?)$", "a cartoon voice shouting \"{=1}\"", "voice"),
+    ("warzone2100-data", r"\bcyber move$", None, "a cyborg's movement: no honest caption from the name"),
+    ("warzone2100-data", r"\b(vtol ?move|vtolland|vtoloff|tflight|thover|tland|tstart)$", "an aircraft engine",
+     "vehicle"),
+    ("warzone2100-data", r"\bexplons / (atnkexpl|lrgexpl|lsrexpl|mpodexpl|nxsexpld|smlexpl)$", "an explosion",
+     "explosion"),
+    ("warzone2100-data", r"\bexplons / bldfall$", "a building collapsing", "impact"),
+    ("warzone2100-data", r"\bexplons / richet$", "a bullet ricochet", "weapon"),
+    ("warzone2100-data", r"\bweapons / (asltmg|mgbar|mgheavy|mgtower)$", "machine gun fire", "weapon"),
+    ("warzone2100-data", r"\bweapons / (lrgcan|medcan|smlcan|rapdcan|hivelcan)$", "a cannon shot", "weapon"),
+    ("warzone2100-data", r"\bweapons / mortar$", "a mortar shot", "weapon"),
+    ("warzone2100-data", r"\bweapons / rocket$", "a rocket launch", "weapon"),
+    ("warzone2100-data", r"\bweapons / flmthrow$", "a flamethrower", "weapon"),
+    ("warzone2100-data", r"\b(weapons|multi) / (gaussgun|plslsr|bemlsr|rotlsr|hevlsr)$", "a sci-fi energy weapon shot",
+     "weapon"),
+    ("warzone2100-data", r"\bbuilding / oilpump$", "machinery working", "machine"),
+    ("warzone2100-data", r"\bbuilding / powerhum$", "an electrical hum", "machine"),
+    ("warmux-data", r"\bmisc / box falling$", "a box falling", "impact"),
+    ("warmux-data", r"\bmisc / box hitting ground$", "a box hitting the ground", "impact"),
+    ("warmux-data", r"\bweapons / (auto )?rocket flying$", "a rocket flying", "weapon"),
+    ("warmux-data", r"\bweapons / aircraft flying$", "an aircraft flying", "vehicle"),
+    ("warmux-data", r"\bweapons / jetpack$", "a jetpack thrusting", "machine"),
+    ("warmux-data", r"\bweapons / blowtorch$", "a blowtorch hissing", "tool"),
     ("sound-theme-freedesktop", r"\balarm clock elapsed\b", "an alarm clock ringing", "alarm"),
     ("sound-theme-freedesktop", r"\bbell\b", "a bell notification sound", "ui"),
     ("sound-theme-freedesktop", r"\b(camera shutter|screen capture)\b", "a camera shutter click", "ui"),
@@ -180,7 +215,7 @@ R = [
     ("*", r"\b(grenade|bomb|explosion|explosions|explode|exploding|detonation|blast|dynamite|mine explode)\b",
      "an explosion", "explosion"),
     ("*", r"\b(cannon|catapult|artillery)\b", "a heavy cannon shot", "weapon"),
-    ("*", r"\b(ricochet)\b", "a bullet ricochet", "weapon"),
+    ("*", r"\b(ricochet|ricoche)\b", "a bullet ricochet", "weapon"),
     ("*", r"\bweapons? / .*\b(fire|firing|shot|shoot)\b", "a weapon firing", "weapon"),
     ("*", r"\bweapons? / .*\bhum\b", "a weapon humming", "weapon"),
     ("*", r"\b(punch|kick|slap)\b", "a punch hitting a body", "impact"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from functools import lru_cache
 
-from .caption_rules import CATEGORIES, R, WORDS
+from .caption_rules import CATEGORIES, R, SPOKEN, WORDS
 
 PATH_COMPONENTS = 4
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -61,7 +61,8 @@ def _fill(template: str, m: re.Match) -> str:
     def group(k: re.Match) -> str:
         i = int(k.group(1))
         return WORDS[vals[i - 1]] if i - 1 < len(vals) else "{?}"
-    text = re.sub(r"\{=(\d)\}", lambda k: m.group(int(k.group(1))) or "{?}", template)  # the raw words
+    text = re.sub(r"\{=(\d)\}", lambda k: SPOKEN.get(m.group(int(k.group(1))) or "", m.group(int(k.group(1))))
+                  or "{?}", template)  # the matched words
     text = re.sub(r"\{(\d)\}", group, text)
     return text[:1].lower() + text[1:] if text else text
 
