@@ -26,8 +26,8 @@ test: $(STAMP)
 
 # The CPU fast-path tests once more as on a CPU without AVX-512 / native bf16 (whatever this CPU has).
 test-fallback: $(STAMP)
-	TONECRAFT_CPU=avx2 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/test_cpu_features.py tests/lm \
-	  tests/cli/test_generate.py tests/cli/test_generate_dtype.py
+	TONECRAFT_CPU=avx2 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/test_cpu_features.py \
+	  tests/lm/test_fast_paths.py tests/lm/test_generate.py tests/cli/test_generate_dtype.py
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/codec.py
