@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("tonecraft.cli.corpus", "render the offline captioned training corpus"),
     "train": ("tonecraft.cli.train", "train a codec or a language model"),
     "demo": ("tonecraft.cli.demo", "run the end-to-end demo used by `make demo`"),
+    "serve": ("tonecraft.cli.serve", "the local studio page and HTTP API (needs the serve extra)"),
 }
 
 

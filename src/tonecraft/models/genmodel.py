@@ -201,7 +201,8 @@ class GenerativeModel:
     def generate_stream(self, descriptions: list[str | None] | str | None = None, chunk_seconds: float = 1.0, *,
                         prompt: torch.Tensor | None = None, prompt_sample_rate: int | None = None,
                         drop_prompt: bool = False, progress: bool = False, seed: int | None = None,
-                        generator: torch.Generator | None = None, **conditioning) -> Iterator[torch.Tensor]:
+                        generator: torch.Generator | None = None, cancelled=None,
+                        **conditioning) -> Iterator[torch.Tensor]:
         """Yield audio while the tokens are still being sampled.
 
             for chunk in model.generate_stream("lofi beat", chunk_seconds=0.5, seed=0):
@@ -218,7 +219,9 @@ class GenerativeModel:
         below 1e-5 (measured ~1e-7 in tests/models/test_stream.py); with the same seed the tokens are those
         of `generate`. Works with long-form durations, continuation (`prompt`, `drop_prompt`, as in
         `generate_continuation`) and melody (MusicGen-melody: `melody_wavs=`, `melody_sample_rate=`).
-        Closing the generator early (break) stops the sampling thread. Bad arguments raise at call time.
+        Closing the generator early (break) stops the sampling thread. `cancelled`: a callable polled after every
+        decoding step (from the sampling thread); once it returns true the iterator raises
+        `frames.GenerationCancelled` (how `tonecraft serve` cancels a running job). Bad arguments raise at call time.
         A codec without a streaming decoder falls back to decoding once at the end.
         """
         single = descriptions is None or isinstance(descriptions, str)
@@ -235,7 +238,7 @@ class GenerativeModel:
         conditions = self._conditions(descriptions, **conditioning)
         chunk = max(1, int(round(chunk_seconds * self.sample_rate)))
         skip = prompt_tokens.shape[-1] * self.hop_length if drop_prompt and prompt_tokens is not None else 0
-        return stream_audio(self, conditions, prompt_tokens, progress, generator, chunk, skip, single)
+        return stream_audio(self, conditions, prompt_tokens, progress, generator, chunk, skip, single, cancelled)
 
     def generate_audio(self, tokens: torch.Tensor) -> torch.Tensor:
         """Decode codes [B, K, T] into audio [B, C, T * hop] (float32)."""

@@ -18,16 +18,25 @@ from .long_form import ConditionsFn, generate_frames
 
 
 def stream_audio(model, conditions: ConditionsFn, prompt_tokens, progress: bool, generator, chunk: int, skip: int,
-                 single: bool) -> Iterator[torch.Tensor]:
-    """Chunks of `chunk` samples ([C, n] when `single`, else [B, C, n]); the first `skip` samples are dropped."""
+                 single: bool, cancelled=None) -> Iterator[torch.Tensor]:
+    """Chunks of `chunk` samples ([C, n] when `single`, else [B, C, n]); the first `skip` samples are dropped.
+    `cancelled()` (polled after every decoding step) true -> the iterator raises GenerationCancelled."""
     results: queue.Queue = queue.Queue()
     stop = threading.Event()
+
+    def should_stop() -> bool:
+        if stop.is_set():
+            return True
+        if cancelled is not None and cancelled():
+            results.put(("cancelled", None))
+            return True
+        return False
 
     def work():
         try:
             with torch.inference_mode():
                 generate_frames(model, conditions, prompt_tokens, progress, generator,
-                                on_frames=lambda t0, codes: results.put(("frames", codes)), cancelled=stop.is_set)
+                                on_frames=lambda t0, codes: results.put(("frames", codes)), cancelled=should_stop)
             results.put(("done", None))
         except GenerationCancelled:
             pass
@@ -42,8 +51,12 @@ def stream_audio(model, conditions: ConditionsFn, prompt_tokens, progress: bool,
     try:
         while True:
             kind, payload = results.get()
+            if cancelled is not None and cancelled():  # do not decode frames queued before the cancel
+                raise GenerationCancelled()
             if kind == "error":
                 raise payload
+            if kind == "cancelled":
+                raise GenerationCancelled()
             audio = decoder.push(payload) if kind == "frames" else decoder.flush()
             if skip and audio.shape[-1]:
                 cut = min(skip, audio.shape[-1])

@@ -1,0 +1,97 @@
+"""`tonecraft serve`: the local studio page and HTTP API (FastAPI on uvicorn) in one process.
+
+    tonecraft serve                                   # http://127.0.0.1:8000, the default model
+    tonecraft serve --model tonecraft-default --model musicgen-small --data-dir ~/tc-studio
+    tonecraft serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # other machines: token required
+
+Needs the `serve` extra (`pip install 'tonecraft[serve]'`).
+"""
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from ..errors import ConfigError
+
+DEFAULT_MODEL = "tonecraft-default"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (anything but loopback needs --token)")
+    p.add_argument("--port", type=int, default=8000, help="port (0 = any free port; the URL is printed)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="jobs database and audio files (default: the user data folder, e.g. ~/.local/share/tonecraft)")
+    p.add_argument("--model", action="append", default=None, metavar="NAME_OR_DIR",
+                   help=f"model to load (repeatable; default {DEFAULT_MODEL}); the first is the default")
+    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every request")
+    p.add_argument("--max-queue", type=int, default=32, help="jobs allowed to wait (more get 429)")
+    p.add_argument("--max-duration", type=float, default=120.0, help="longest clip a job may ask for, in seconds")
+    p.add_argument("--device", default="cpu", help="torch device for the models (default cpu)")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_arguments(args) -> None:
+    if not is_loopback(args.host) and not args.token:
+        raise ConfigError(f"--host {args.host} is reachable from other machines: pass --token TOKEN "
+                          f"(clients then send 'Authorization: Bearer TOKEN')")
+    if args.token is not None and len(args.token) < 8:
+        raise ConfigError("--token must be at least 8 characters")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be 0..65535, got {args.port}")
+    if args.max_queue < 1:
+        raise ConfigError(f"--max-queue must be >= 1, got {args.max_queue}")
+    if not 0 < args.max_duration <= 3600:
+        raise ConfigError(f"--max-duration must be in (0, 3600] s, got {args.max_duration}")
+
+
+def model_key(name_or_dir: str) -> str:
+    """The name a model has in the API: an official name as given, a folder by its base name."""
+    return Path(name_or_dir).name if ("/" in name_or_dir or Path(name_or_dir).is_dir()) else name_or_dir
+
+
+def run(args) -> int:
+    check_arguments(args)
+    try:
+        import uvicorn
+        from platformdirs import user_data_dir
+
+        from ..serve.app import ServeConfig, create_app
+    except ImportError as exc:
+        raise ConfigError(f"tonecraft serve needs the serve extra ({exc.name} is missing): "
+                          f"pip install 'tonecraft[serve]'") from None
+    from ..models import load_model
+    from ..models.genmodel import tune_cpu_threads
+
+    data_dir = args.data_dir or Path(user_data_dir("tonecraft"))
+    models = {}
+    for name in args.model or [DEFAULT_MODEL]:
+        key = model_key(name)
+        if key in models:
+            raise ConfigError(f"model {key!r} given twice")
+        print(f"loading {name} ...", flush=True)
+        models[key] = load_model(name, device=args.device)
+        tune_cpu_threads(models[key])
+    app = create_app(ServeConfig(data_dir, models, args.token, args.max_queue, args.max_duration))
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    original = server.startup
+
+    async def startup(sockets=None):
+        await original(sockets=sockets)
+        for s in server.servers:
+            for sock in s.sockets:
+                host, port = sock.getsockname()[:2]
+                shown = f"[{host}]" if ":" in host else host
+                print(f"tonecraft studio: http://{shown}:{port}/  (data in {data_dir})", flush=True)
+
+    server.startup = startup
+    server.run()
+    return 0

@@ -1,0 +1,265 @@
+"""The HTTP API and the studio page of `tonecraft serve` (FastAPI): routes only; the queue is jobs.py.
+
+    app = create_app(ServeConfig(data_dir, {"tonecraft-default": model}))   # then uvicorn.run(app, ...)
+
+Routes: /health, /v1/models, /v1/jobs (POST, GET history), /v1/jobs/{id} (GET, DELETE = cancel or remove),
+/v1/jobs/{id}/events (SSE), /v1/jobs/{id}/audio/{k}, /v1/jobs/{id}/stream (WAV while generating),
+/v1/uploads, and the page at / with its assets under /static (all local).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import secrets
+import struct
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..audio import load_audio, resample, save_audio
+from .jobs import JobManager, QueueFull
+from .schemas import AudioFormat, JobRequest, Problem, install_error_handlers
+from .store import TERMINAL, Store
+from .uploads import UploadRejected, accept_upload, read_capped
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "tonecraft_token"
+MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
+
+
+@dataclass
+class ServeConfig:
+    data_dir: Path
+    models: dict  # name -> loaded MusicGen / AudioGen
+    token: str | None = None
+    max_queue: int = 32
+    max_duration: float = 120.0
+
+
+def model_info(name: str, model) -> dict:
+    family = getattr(model, "family", "musicgen")
+    return {"name": name, "kind": "sfx" if family == "audiogen" else "music", "sample_rate": model.sample_rate,
+            "channels": model.audio_channels, "window_s": model.max_duration,
+            "capabilities": {"melody": bool(getattr(model, "is_melody", False)), "continuation": True,
+                             "stereo": model.audio_channels == 2}}
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+    data_dir = Path(config.data_dir)
+    (data_dir / "audio").mkdir(parents=True, exist_ok=True)
+    (data_dir / "uploads").mkdir(parents=True, exist_ok=True)
+    store = Store(data_dir / "tonecraft.db")
+    manager = JobManager(store, data_dir, config.models, config.max_queue)
+    infos = {name: model_info(name, m) | {"max_duration": config.max_duration} for name, m in config.models.items()}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        manager.start()
+        try:
+            yield
+        finally:
+            manager.close()
+            store.close()
+
+    app = FastAPI(title="tonecraft", description="Local music and sound-effect generation.", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.manager, app.state.store = manager, store
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def auth(request: Request, call_next):
+        if config.token is None:
+            return await call_next(request)
+        given = request.headers.get("authorization", "")
+        given = given[7:] if given.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+        from_query = request.query_params.get("token", "")
+        if not (_same(given, config.token) or _same(from_query, config.token)):
+            return JSONResponse({"error": "missing or wrong token: send 'Authorization: Bearer <token>'"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        response = await call_next(request)
+        if from_query:  # the page was opened with ?token=: remember it for its own requests
+            response.set_cookie(COOKIE, config.token, httponly=True, samesite="strict")
+        return response
+
+    def get_job(job_id: str) -> dict:
+        job = store.job(job_id)
+        if job is None:
+            raise Problem(404, f"no job {job_id!r}")
+        return job
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return FileResponse(STATIC / "docs.html", media_type="text/html")
+
+    @app.get("/health")
+    def health():
+        """Liveness and the loaded models."""
+        return {"status": "ok", "models": list(config.models), "queued": manager.queued_count()}
+
+    @app.get("/v1/models")
+    def models():
+        """Loaded models: kind (music / sfx), sample rate, limits, capabilities."""
+        return {"models": list(infos.values())}
+
+    @app.post("/v1/jobs", status_code=202)
+    def submit(req: JobRequest):
+        """Queue a generation; returns its id at once (poll /v1/jobs/{id} or listen to /events)."""
+        name = req.model or next(iter(config.models))
+        if name not in config.models:
+            raise Problem(400, f"unknown model {name!r}; loaded: {', '.join(config.models)}")
+        if req.duration > config.max_duration:
+            raise Problem(400, f"duration {req.duration} s is above this server's {config.max_duration:.0f} s limit")
+        params = req.model_dump()
+        params["model"] = name
+        if req.melody is not None:
+            if not infos[name]["capabilities"]["melody"]:
+                raise Problem(400, f"{name} is not a melody model: it cannot follow a melody")
+            params["melody_file"] = str(upload_path(req.melody))
+        if req.continuation is not None:
+            up = store.upload(req.continuation) or {}
+            params["continuation_file"] = str(upload_path(req.continuation))
+            if up["seconds"] >= req.duration:
+                raise Problem(400, f"the continuation audio is {up['seconds']:.1f} s: the duration (which counts "
+                                   f"it) must be longer")
+        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
+        try:
+            job_id = manager.submit(name, params, seed, req.n)
+        except QueueFull:
+            raise Problem(429, f"the queue is full ({config.max_queue} jobs waiting); try again later",
+                          {"Retry-After": "10"}) from None
+        return {"id": job_id, "status": "queued", "seed": seed, "url": f"/v1/jobs/{job_id}"}
+
+    def upload_path(upload_id: str) -> Path:
+        up = store.upload(upload_id)
+        if up is None:
+            raise Problem(400, f"no upload {upload_id!r} (POST the audio to /v1/uploads first)")
+        return data_dir / "uploads" / up["file"]
+
+    @app.get("/v1/jobs")
+    def history(limit: int = Query(20, ge=1, le=200), before: float | None = Query(None, allow_inf_nan=False)):
+        """Past and current jobs, newest first; pass the last job's `created` as `before` for the next page."""
+        jobs = [manager.describe(j) for j in store.jobs(limit, before)]
+        return {"jobs": jobs, "next_before": jobs[-1]["created"] if len(jobs) == limit else None}
+
+    @app.get("/v1/jobs/{job_id}")
+    def job(job_id: str):
+        """Status, queue position, progress (0..1), ETA, parameters, seed, timings, error."""
+        return manager.describe(get_job(job_id))
+
+    @app.delete("/v1/jobs/{job_id}")
+    def delete(job_id: str):
+        """Cancel a queued or running job; delete a finished one and its files."""
+        job = get_job(job_id)
+        if job["status"] in TERMINAL:
+            manager.delete(job_id)
+            return {"id": job_id, "deleted": True}
+        manager.cancel(job_id)
+        return JSONResponse({"id": job_id, "status": "cancelling"}, status_code=202)
+
+    @app.get("/v1/jobs/{job_id}/events")
+    async def events(job_id: str, request: Request):
+        """Server-Sent Events: `progress` while queued/running, then one `done`, `failed` or `cancelled`."""
+        get_job(job_id)
+
+        async def stream():
+            last, idle = None, 0.0
+            while not await request.is_disconnected():
+                job = store.job(job_id)
+                if job is None:
+                    yield "event: deleted\ndata: {}\n\n"
+                    return
+                state = manager.describe(job)
+                key = (state["status"], round(state["progress"], 3), state["position"])
+                if state["status"] in TERMINAL:
+                    yield f"event: {state['status']}\ndata: {json.dumps(state)}\n\n"
+                    return
+                if key != last:
+                    last, idle = key, 0.0
+                    yield f"event: progress\ndata: {json.dumps(state)}\n\n"
+                elif idle > 15:
+                    idle = 0.0
+                    yield ": ping\n\n"
+                await asyncio.sleep(0.2)
+                idle += 0.2
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/v1/jobs/{job_id}/audio/{k}")
+    def audio(job_id: str, k: int, format: AudioFormat | None = None):
+        """The k-th variant of a finished job as wav, flac, ogg (Vorbis) or mp3."""
+        job = get_job(job_id)
+        if job["status"] != "done":
+            raise Problem(409, f"job {job_id} is {job['status']}: no audio")
+        if not 0 <= k < job["n"]:
+            raise Problem(404, f"job {job_id} has variants 0..{job['n'] - 1}")
+        fmt = format or job["params"].get("format", "wav")
+        wav_path = manager.audio_path(job_id, k)
+        if not wav_path.exists():
+            raise Problem(404, f"the audio of job {job_id} is gone")
+        path = manager.audio_path(job_id, k, "." + fmt)
+        if not path.exists():
+            wav, sr = load_audio(wav_path)
+            if fmt in ("mp3", "ogg") and sr < 8000:  # these codecs need ordinary rates
+                wav, sr = resample(wav, sr, 16000), 16000
+            save_audio(path, wav, sr, normalize="none")
+        return FileResponse(path, media_type=MEDIA[fmt], filename=f"tonecraft-{job_id}-{k}.{fmt}")
+
+    @app.get("/v1/jobs/{job_id}/stream")
+    async def stream_audio(job_id: str):
+        """Variant 0 as a WAV that grows while the job runs (open-ended header; browsers play it at once)."""
+        job = get_job(job_id)
+        live = manager.live.get(job_id)
+        if live is None:
+            job = get_job(job_id)
+            if job["status"] == "done":
+                return FileResponse(manager.audio_path(job_id, 0), media_type="audio/wav")
+            raise Problem(409, f"job {job_id} is {job['status']}: no audio")
+
+        async def chunks():
+            yield wav_header(live.sample_rate, live.channels)
+            sent = 0
+            while True:
+                if sent < len(live.chunks):
+                    sent += 1
+                    yield live.chunks[sent - 1]
+                elif live.finished:
+                    return
+                else:
+                    await asyncio.sleep(0.05)
+
+        return StreamingResponse(chunks(), media_type="audio/wav", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/v1/uploads", status_code=201)
+    def upload(file: UploadFile = File(...)):
+        """Reference audio for `melody` / `continuation` (decoded and checked before it is accepted)."""
+        try:
+            data = read_capped(file.file)
+            return accept_upload(store, data_dir / "uploads", file.filename, data)
+        except UploadRejected as exc:
+            raise Problem(400, str(exc)) from None
+
+    return app
+
+
+def wav_header(sample_rate: int, channels: int) -> bytes:
+    """44-byte PCM16 header with unknown sizes (0xFFFFFFFF), as streaming writers emit it."""
+    unknown = 0xFFFFFFFF
+    return (b"RIFF" + struct.pack("<I", unknown) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * channels * 2, channels * 2, 16) +
+            b"data" + struct.pack("<I", unknown))
+
+
+def _same(given: str, token: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+

@@ -1,0 +1,251 @@
+"""The job queue: one worker thread per loaded model runs its jobs in order.
+
+A job's `n` variants are one batch of `generate_stream`, so the worker sees audio as it is produced: it
+measures progress and ETA, feeds live listeners (`/stream`) and polls the cancel flag after every decoding
+step (the `cancelled` hook), so a cancelled running job stops within one step and frees the worker.
+Finished variants are written as WAV through `audio.save_audio` (atomic, loudness-normalised).
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..audio import load_audio, save_audio
+from ..errors import TonecraftError
+from ..models.frames import GenerationCancelled
+from .store import TERMINAL, Store
+
+CHUNK_SECONDS = 0.25
+
+
+class QueueFull(Exception):
+    """More jobs waiting than --max-queue."""
+
+
+@dataclass
+class LiveAudio:
+    """PCM16 chunks of variant 0 while a job runs (read by `/stream` requests, which keep a reference)."""
+
+    channels: int
+    sample_rate: int
+    chunks: list[bytes] = field(default_factory=list)
+    finished: bool = False
+
+
+@dataclass
+class Slot:
+    """A loaded model, its queue of job ids and its worker."""
+
+    name: str
+    model: object
+    queue: deque = field(default_factory=deque)
+    wake: threading.Condition = field(default_factory=threading.Condition)
+    running: str | None = None
+    seconds_per_second: float | None = None  # measured wall time per second of audio (for the ETA of queued jobs)
+    thread: threading.Thread | None = None
+
+
+class JobManager:
+    """Submit, cancel, describe and delete jobs; the workers write results into `data_dir/audio`."""
+
+    def __init__(self, store: Store, data_dir: Path, models: dict, max_queue: int = 32):
+        self.store, self.data_dir, self.max_queue = store, Path(data_dir), max_queue
+        self.audio_dir = self.data_dir / "audio"
+        self.slots = {name: Slot(name, model) for name, model in models.items()}
+        self.live: dict[str, LiveAudio] = {}
+        self.progress: dict[str, float] = {}
+        self.cancelled: set[str] = set()
+        self.lock = threading.Lock()
+        self.closing = False
+        for job in store.jobs_with_status("running"):
+            store.update_job(job["id"], status="failed", finished=time.time(),
+                             error="the server stopped while this job was running")
+        for job in store.jobs_with_status("queued"):  # resume the queue in order (or fail: model not loaded)
+            if job["model"] in self.slots:
+                self.slots[job["model"]].queue.append(job["id"])
+            else:
+                store.update_job(job["id"], status="failed", finished=time.time(),
+                                 error=f"model {job['model']!r} is not loaded by this server")
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for slot in self.slots.values():
+            slot.thread = threading.Thread(target=self._work, args=(slot,), name=f"tonecraft-serve-{slot.name}",
+                                           daemon=True)
+            slot.thread.start()
+
+    def close(self) -> None:
+        """Stop the workers: the running jobs are cancelled (recorded as such), queued ones stay queued."""
+        self.closing = True
+        for slot in self.slots.values():
+            if slot.running:
+                self.cancelled.add(slot.running)
+            with slot.wake:
+                slot.wake.notify_all()
+        for slot in self.slots.values():
+            if slot.thread is not None:
+                slot.thread.join(timeout=30)
+
+    # -- requests -----------------------------------------------------------------------------------------------
+
+    def queued_count(self) -> int:
+        return sum(len(s.queue) for s in self.slots.values())
+
+    def submit(self, model_name: str, params: dict, seed: int, n: int) -> str:
+        slot = self.slots[model_name]
+        with self.lock:
+            if self.queued_count() >= self.max_queue:
+                raise QueueFull()
+            job_id = new_id("j")
+            self.store.add_job(job_id, model_name, params, seed, n)
+            self.live[job_id] = LiveAudio(slot.model.audio_channels, slot.model.sample_rate)
+            with slot.wake:
+                slot.queue.append(job_id)
+                slot.wake.notify()
+        return job_id
+
+    def cancel(self, job_id: str) -> None:
+        """Queued: leaves the queue at once. Running: the worker stops after the current decoding step."""
+        for slot in self.slots.values():
+            with slot.wake:
+                if job_id in slot.queue:
+                    slot.queue.remove(job_id)
+                    self.store.update_job(job_id, status="cancelled", finished=time.time())
+                    self._end_live(job_id)
+                    return
+        self.cancelled.add(job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Remove a finished job and its files."""
+        self.store.delete_job(job_id)
+        for path in self.audio_dir.glob(f"{job_id}_*"):
+            path.unlink(missing_ok=True)
+
+    def describe(self, job: dict) -> dict:
+        """The job row plus live fields: queue position, progress, ETA, timings."""
+        out = dict(job)
+        slot = self.slots.get(job["model"])
+        out["position"] = None
+        out["eta_s"] = None
+        now = time.time()
+        if job["status"] == "running":
+            p = self.progress.get(job["id"], job["progress"])
+            out["progress"] = p
+            if p > 0 and job["started"]:
+                out["eta_s"] = round((now - job["started"]) * (1 - p) / p, 2)
+        elif job["status"] == "queued" and slot is not None:
+            ids = list(slot.queue)
+            out["position"] = ids.index(job["id"]) + 1 if job["id"] in ids else None
+            if slot.seconds_per_second is not None and out["position"]:
+                ahead = [self.store.job(i) for i in ids[: out["position"]]]
+                seconds = sum(j["params"]["duration"] for j in ahead if j)
+                out["eta_s"] = round(seconds * slot.seconds_per_second, 2)
+        timings = {"queued_s": None, "first_audio_s": None, "run_s": None, "total_s": None}
+        if job["started"]:
+            timings["queued_s"] = round(job["started"] - job["created"], 3)
+        if job["first_audio"]:
+            timings["first_audio_s"] = round(job["first_audio"] - job["created"], 3)
+        if job["finished"]:
+            timings["total_s"] = round(job["finished"] - job["created"], 3)
+            if job["started"]:
+                timings["run_s"] = round(job["finished"] - job["started"], 3)
+        out["timings"] = timings
+        out["audio"] = ([f"/v1/jobs/{job['id']}/audio/{k}" for k in range(job["n"])]
+                        if job["status"] == "done" else [])
+        return out
+
+    def audio_path(self, job_id: str, k: int, ext: str = ".wav") -> Path:
+        return self.audio_dir / f"{job_id}_{k}{ext}"
+
+    # -- worker -------------------------------------------------------------------------------------------------
+
+    def _next(self, slot: Slot) -> str | None:
+        with slot.wake:
+            while not slot.queue and not self.closing:
+                slot.wake.wait(timeout=1.0)
+            if self.closing:
+                return None
+            slot.running = slot.queue.popleft()
+            return slot.running
+
+    def _work(self, slot: Slot) -> None:
+        while True:
+            job_id = self._next(slot)
+            if job_id is None:
+                return
+            try:
+                self._run(slot, job_id)
+            except GenerationCancelled:
+                self.store.update_job(job_id, status="cancelled", finished=time.time())
+            except TonecraftError as exc:
+                self.store.update_job(job_id, status="failed", finished=time.time(), error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - a job must never take the worker down
+                self.store.update_job(job_id, status="failed", finished=time.time(),
+                                      error=f"internal error: {type(exc).__name__}")
+            finally:
+                slot.running = None
+                self.cancelled.discard(job_id)
+                self.progress.pop(job_id, None)
+                self._end_live(job_id)
+
+    def _end_live(self, job_id: str) -> None:
+        live = self.live.pop(job_id, None)
+        if live is not None:
+            live.finished = True
+
+    def _run(self, slot: Slot, job_id: str) -> None:
+        job = self.store.job(job_id)
+        if job is None or job["status"] in TERMINAL:
+            return
+        p, model = job["params"], slot.model
+        started = time.time()
+        self.store.update_job(job_id, status="running", started=started, sample_rate=model.sample_rate)
+        model.set_generation_params(duration=p["duration"], top_k=p["top_k"], top_p=p["top_p"],
+                                    temperature=p["temperature"], cfg_coef=p["cfg"])
+        extra, total = {}, p["duration"]
+        if p.get("continuation_file"):
+            wav, sr = load_audio(p["continuation_file"])
+            extra.update(prompt=wav, prompt_sample_rate=sr, drop_prompt=bool(p.get("drop_prompt")))
+            if p.get("drop_prompt"):
+                total -= wav.shape[-1] / sr
+        if p.get("melody_file"):
+            wav, sr = load_audio(p["melody_file"])
+            extra.update(melody_wavs=wav, melody_sample_rate=sr)
+        texts = [p["prompt"] or None] * job["n"]
+        stream = model.generate_stream(texts, chunk_seconds=CHUNK_SECONDS, seed=job["seed"],
+                                       cancelled=lambda: job_id in self.cancelled or self.closing, **extra)
+        expected = max(1, int(total * model.sample_rate))
+        parts, got, live = [], 0, self.live.get(job_id)
+        for chunk in stream:  # [B, C, n]
+            chunk = chunk.detach().cpu().float()
+            if not parts:
+                self.store.update_job(job_id, first_audio=time.time())
+            parts.append(chunk)
+            got += chunk.shape[-1]
+            self.progress[job_id] = min(0.99, got / expected)
+            if live is not None:
+                live.chunks.append(pcm16(chunk[0]))
+        audio = torch.cat(parts, dim=-1)
+        for k in range(job["n"]):
+            save_audio(self.audio_path(job_id, k), audio[k], model.sample_rate, normalize="loudness")
+        finished = time.time()
+        seconds = audio.shape[-1] / model.sample_rate
+        slot.seconds_per_second = (finished - started) / max(seconds, 1e-3)
+        self.store.update_job(job_id, status="done", progress=1.0, finished=finished, seconds=seconds)
+
+
+def pcm16(wav: torch.Tensor) -> bytes:
+    """[C, T] float -> interleaved little-endian 16-bit PCM."""
+    return (wav.clamp(-1, 1) * 32767).round().to(torch.int16).T.contiguous().numpy().tobytes()
+
+
+def new_id(prefix: str) -> str:
+    """A server-made id, safe as a file name: prefix + 16 hex digits."""
+    return prefix + secrets.token_hex(8)

@@ -1,0 +1,81 @@
+"""`tonecraft serve` as users start it: argument checks, then a real server process called over loopback."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tonecraft.cli import main
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--host", "0.0.0.0"], "--token"),
+    (["--host", "192.168.1.20"], "--token"),
+    (["--token", "short"], "at least 8"),
+    (["--max-queue", "0"], "max-queue"),
+    (["--port", "70000"], "port"),
+])
+def test_refuses_unsafe_or_bad_arguments_before_loading(args, words, capsys):
+    assert main(["serve", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tonecraft serve: error:") and words in err and "Traceback" not in err
+
+
+def start_server(model_dir, data_dir, *extra):
+    """Start `tonecraft serve --port 0` and return (process, base URL) once it prints its URL."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "tonecraft.cli", "serve", "--port", "0", "--model", str(model_dir),
+                             "--data-dir", str(data_dir), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    end = time.time() + 120
+    lines = []
+    while time.time() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+        if m:
+            return proc, m.group(1)
+    proc.kill()
+    raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def call(url, data=None, method=None, headers=None):
+    body = None if data is None else json.dumps(data).encode()
+    req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json",
+                                                                         **(headers or {})})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, json.loads(r.read())
+
+
+def test_real_server_over_loopback(tiny_dir, tmp_path):
+    proc, base = start_server(tiny_dir, tmp_path / "data", "--token", "loopback-token")
+    auth = {"Authorization": "Bearer loopback-token"}
+    try:
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            call(base + "/health")
+        assert denied.value.code == 401
+        assert call(base + "/health", headers=auth) == (200, {"status": "ok", "models": ["tiny"], "queued": 0})
+        status, sub = call(base + "/v1/jobs", {"prompt": "over the wire", "duration": 0.5}, headers=auth)
+        assert status == 202
+        end = time.time() + 60
+        while (job := call(f"{base}/v1/jobs/{sub['id']}", headers=auth)[1])["status"] not in ("done", "failed"):
+            assert time.time() < end
+            time.sleep(0.1)
+        assert job["status"] == "done"
+        req = urllib.request.Request(base + job["audio"][0], headers=auth)
+        assert urllib.request.urlopen(req, timeout=30).read()[:4] == b"RIFF"
+        assert (tmp_path / "data" / "tonecraft.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
