@@ -92,6 +92,7 @@ def test_same_bytes_with_two_workers_and_after_resume(built, tmp_path):
         side.with_suffix(".flac").unlink()
     r = build_sfx_corpus(_cfg(two, base / "cache"), log=lambda m: None)
     assert r.rendered_units == 3 and r.already_done == r.planned_units - 3
+    assert r.skipped == built[1].skipped  # the silent source is still listed, with its reason
     assert _digests(two) == ref
 
 

@@ -159,19 +159,19 @@ def _marker(out: Path, u: Unit) -> Path:
     return out / "units" / "real" / u.package / f"{u.name}.json"
 
 
-def done_entries(out: Path, u: Unit, ext: str) -> list[tuple] | None:
-    """Manifest entries of a finished unit, or None when it still has to be rendered."""
+def done_entries(out: Path, u: Unit, ext: str) -> tuple[list[tuple], str | None] | None:
+    """(manifest entries, why it gave no clip) of a finished unit, or None when it still has to be rendered."""
     if u.kind == "synth":
         side = sidecar_of(out / u.rel_dir() / f"{u.name}{ext}")
         if not side.exists():
             return None
         meta = json.loads(side.read_text(encoding="utf-8"))
-        return [(u.key, u.split, f"{u.rel_dir()}/{u.name}{ext}", meta["duration"], SAMPLE_RATE, meta["category"])]
+        return [(u.key, u.split, f"{u.rel_dir()}/{u.name}{ext}", meta["duration"], SAMPLE_RATE, meta["category"])], None
     m = _marker(out, u)
     if not m.exists():
         return None
     body = json.loads(m.read_text(encoding="utf-8"))
-    return [tuple(c) for c in body["clips"]]
+    return [tuple(c) for c in body["clips"]], body.get("skipped")
 
 
 def render_unit(u: Unit, out: str, cache: str, seed: int, fmt: str, rules: ClipRules) -> dict:
@@ -287,7 +287,9 @@ def build_sfx_corpus(cfg: SfxCorpusConfig, log=None) -> SfxBuildReport:
         if got is None:
             todo.append(u)
         else:
-            entries[u.key] = got
+            entries[u.key] = got[0]
+            if got[1]:  # a source that gave no clip last time stays listed with its reason
+                skipped.append({"package": u.package, "path": u.path, "reason": got[1]})
     report.planned_units, report.already_done = len(units), len(entries)
 
     from tqdm import tqdm
@@ -351,9 +353,16 @@ def _summarise(r: SfxBuildReport, entries: dict[str, list[tuple]], skipped: list
             else:
                 r.hours_synth += e[3] / 3600
     r.categories, r.packages = dict(sorted(cats.items())), dict(sorted(pkgs.items()))
-    reasons = Counter(re.sub(r" of .*| by rule \d+|\(.*\)", "", s["reason"]) for s in skipped)
+    reasons = Counter(_reason_kind(s["reason"]) for s in skipped)
     r.skipped = dict(reasons.most_common())
     r.hours, r.hours_real, r.hours_synth = (round(v, 4) for v in (r.hours, r.hours_real, r.hours_synth))
+
+
+def _reason_kind(reason: str) -> str:
+    """"skipped by rule 12: music" -> "music"; "duplicate of pkg:path" -> "duplicate"; drops "(details)"."""
+    r = re.sub(r"^skipped by rule \d+: ", "", reason)
+    r = re.sub(r"^duplicate of .*", "duplicate", r)
+    return re.sub(r"\s+", " ", re.sub(r"\s*\([^)]*\)", "", r)).strip()
 
 
 def _run_pool(workers: int, todo: list[Unit], args: tuple, handle, batch: int = 16) -> None:
