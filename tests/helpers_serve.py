@@ -1,4 +1,8 @@
 """Helpers of the `tonecraft serve` tests."""
+import os
+import re
+import subprocess
+import sys
 import time
 
 
@@ -10,3 +14,23 @@ def wait_for(client, job_id, statuses=("done", "failed", "cancelled"), timeout=3
         if job["status"] in statuses or time.time() > end:
             return job
         time.sleep(0.05)
+
+
+def start_server(model_dir, data_dir, *extra):
+    """Start `tonecraft serve --port 0` and return (process, base URL) once it prints its URL."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "tonecraft.cli", "serve", "--port", "0", "--model", str(model_dir),
+                             "--data-dir", str(data_dir), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    end = time.time() + 120
+    lines = []
+    while time.time() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+        if m:
+            return proc, m.group(1)
+    proc.kill()
+    raise AssertionError("server did not start:\n" + "".join(lines))

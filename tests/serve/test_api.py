@@ -131,6 +131,7 @@ def test_uploads_and_continuation(make_client, monkeypatch):
     ({"duration": -1}, 422, "duration"),
     ({"duration": 0}, 422, "duration"),
     ({"duration": 1e9}, 400, "limit"),
+    ({"duration": 0.001}, 400, "one frame"),
     ({"duration": "long"}, 422, "duration"),
     ({"model": "nope"}, 400, "unknown model"),
     ({"format": "exe"}, 422, "format"),

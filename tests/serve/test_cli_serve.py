@@ -1,16 +1,14 @@
 """`tonecraft serve` as users start it: argument checks, then a real server process called over loopback."""
 import json
-import os
-import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from helpers_serve import start_server
 from tonecraft.cli import main
 
 
@@ -25,26 +23,6 @@ def test_refuses_unsafe_or_bad_arguments_before_loading(args, words, capsys):
     assert main(["serve", *args]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tonecraft serve: error:") and words in err and "Traceback" not in err
-
-
-def start_server(model_dir, data_dir, *extra):
-    """Start `tonecraft serve --port 0` and return (process, base URL) once it prints its URL."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "tonecraft.cli", "serve", "--port", "0", "--model", str(model_dir),
-                             "--data-dir", str(data_dir), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
-    end = time.time() + 120
-    lines = []
-    while time.time() < end:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
-        if m:
-            return proc, m.group(1)
-    proc.kill()
-    raise AssertionError("server did not start:\n" + "".join(lines))
 
 
 def call(url, data=None, method=None, headers=None):

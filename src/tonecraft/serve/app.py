@@ -22,7 +22,8 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..audio import load_audio, resample, save_audio
-from .jobs import JobManager, QueueFull
+from ..models.params import GenerationParams
+from .jobs import JobManager, QueueFull, extend_stride
 from .schemas import AudioFormat, JobRequest, Problem, install_error_handlers
 from .store import TERMINAL, Store
 from .uploads import UploadRejected, accept_upload, read_capped
@@ -119,6 +120,11 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise Problem(400, f"unknown model {name!r}; loaded: {', '.join(config.models)}")
         if req.duration > config.max_duration:
             raise Problem(400, f"duration {req.duration} s is above this server's {config.max_duration:.0f} s limit")
+        model = config.models[name]
+        if round(req.duration * model.frame_rate) < 1:
+            raise Problem(400, f"duration {req.duration} s is shorter than one frame of {name}")
+        GenerationParams(duration=req.duration, top_k=req.top_k, top_p=req.top_p, temperature=req.temperature,
+                         cfg_coef=req.cfg, extend_stride=extend_stride(model)).validate(model.max_duration)
         params = req.model_dump()
         params["model"] = name
         if req.melody is not None:

@@ -208,7 +208,8 @@ class JobManager:
         started = time.time()
         self.store.update_job(job_id, status="running", started=started, sample_rate=model.sample_rate)
         model.set_generation_params(duration=p["duration"], top_k=p["top_k"], top_p=p["top_p"],
-                                    temperature=p["temperature"], cfg_coef=p["cfg"])
+                                    temperature=p["temperature"], cfg_coef=p["cfg"],
+                                    extend_stride=extend_stride(model))
         extra, total = {}, p["duration"]
         if p.get("continuation_file"):
             wav, sr = load_audio(p["continuation_file"])
@@ -239,6 +240,12 @@ class JobManager:
         seconds = audio.shape[-1] / model.sample_rate
         slot.seconds_per_second = (finished - started) / max(seconds, 1e-3)
         self.store.update_job(job_id, status="done", progress=1.0, finished=finished, seconds=seconds)
+
+
+def extend_stride(model) -> float:
+    """The family's long-form stride (audiocraft's 18 s / 2 s), or 60 % of a shorter window (tonecraft-default: 10 s)."""
+    stride = model.default_extend_stride
+    return stride if stride < model.max_duration else round(0.6 * model.max_duration, 3)
 
 
 def pcm16(wav: torch.Tensor) -> bytes:
