@@ -143,10 +143,16 @@ def main() -> int:
     for t in threads:
         t.join(timeout=max(1.0, started + args.seconds + args.drain - time.time()))
     for job_id in stats.accepted:  # past the drain limit: cancel what is left
-        request(f"{base}/v1/jobs/{job_id}", method="DELETE") if request(f"{base}/v1/jobs/{job_id}")[1]["status"] \
-            in ("queued", "running") else None
+        if request(f"{base}/v1/jobs/{job_id}")[1]["status"] in ("queued", "running"):
+            request(f"{base}/v1/jobs/{job_id}", method="DELETE")
     wall = time.time() - started
-    history = request(f"{base}/v1/jobs?limit=200")[1]["jobs"]
+    history, before = [], ""
+    while True:  # every page of the history
+        page = request(f"{base}/v1/jobs?limit=200{before}")[1]
+        history += page["jobs"]
+        if page["next_before"] is None:
+            break
+        before = f"&before={page['next_before']}"
     final = {j["id"]: j["status"] for j in history}
     hwm = rss_kib(proc.pid, "VmHWM")
     sampling.set()

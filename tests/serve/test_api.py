@@ -81,24 +81,35 @@ def test_history_newest_first_with_paging(make_client):
     assert [j["id"] for j in rest["jobs"]] == ids[:1] and rest["next_before"] is None
 
 
+def behind_a_blocker(c, body):
+    """Submit a long job, then `body` (queued behind it): returns (blocker id, job id)."""
+    blocker = c.post("/v1/jobs", json={"prompt": "blocker", "duration": 30.0}).json()["id"]
+    return blocker, c.post("/v1/jobs", json=body).json()["id"]
+
+
 def test_events_stream_progress_then_done(make_client):
     c = make_client()
-    job_id = c.post("/v1/jobs", json=FAST | {"duration": 1.0}).json()["id"]
+    blocker, job_id = behind_a_blocker(c, FAST | {"duration": 1.0})
     events = []
     with c.stream("GET", f"/v1/jobs/{job_id}/events") as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
             if line.startswith("event:"):
                 events.append(line.split(":", 1)[1].strip())
-    assert events[-1] == "done" and "progress" in events
+                if len(events) == 1:  # the queued job's first event arrived: let it run
+                    c.delete(f"/v1/jobs/{blocker}")
+    assert events[0] == "progress" and events[-1] == "done"
 
 
 def test_stream_is_a_growing_wav_then_the_file(make_client):
     c = make_client()
-    job_id = c.post("/v1/jobs", json=FAST | {"duration": 1.0}).json()["id"]
-    live = c.get(f"/v1/jobs/{job_id}/stream")
-    assert live.status_code == 200 and live.content[:4] == b"RIFF" and live.content[4:8] == b"\xff\xff\xff\xff"
-    assert len(live.content) - 44 == 2 * 1600  # 1 s of 16-bit mono at 1600 Hz
+    blocker, job_id = behind_a_blocker(c, FAST | {"duration": 1.0})
+    with c.stream("GET", f"/v1/jobs/{job_id}/stream") as live:  # opened while the job waits
+        assert live.status_code == 200
+        c.delete(f"/v1/jobs/{blocker}")
+        content = live.read()
+    assert content[:4] == b"RIFF" and content[4:8] == b"\xff\xff\xff\xff"
+    assert len(content) - 44 == 2 * 1600  # 1 s of 16-bit mono at 1600 Hz
     assert wait_for(c, job_id)["status"] == "done"
     done = c.get(f"/v1/jobs/{job_id}/stream")
     assert done.status_code == 200 and sf.info(io.BytesIO(done.content)).duration == pytest.approx(1.0)
