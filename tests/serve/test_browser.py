@@ -82,7 +82,7 @@ def test_studio_in_chromium(tmp_path):
             page.wait_for_selector(f".result[data-id='{job_id}'] canvas.waveform[data-ready='1']", timeout=30_000)
             assert "calm solo piano" in page.locator(f".result[data-id='{job_id}'] .title").inner_text()
 
-            # a long job, started with Enter, cancelled while it runs
+            # a long job, started with Enter, played live, cancelled while it runs
             page.fill("#prompt", "slow ambient drone")
             page.fill("#duration", "60")
             page.fill("#seed", "")
@@ -94,6 +94,10 @@ def test_studio_in_chromium(tmp_path):
                 page.screenshot(path=str(tmp_path / "failed.png"))
                 raise
             running_id = page.locator(".job.running").first.get_attribute("data-id")
+            # listen while it is generated: the open-ended WAV from /stream plays before the job ends
+            page.click(".job.running .listen")
+            page.wait_for_function("(document.querySelector('.job.running audio') || {}).currentTime > 0",
+                                   timeout=60_000)
             t0 = time.time()
             page.click(".job.running .cancel")
             page.wait_for_selector(f".result.cancelled[data-id='{running_id}']", timeout=30_000)
