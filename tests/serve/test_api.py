@@ -133,6 +133,7 @@ def test_uploads_and_continuation(make_client, monkeypatch):
     assert_error(c.post("/v1/uploads"), 422, "file")
     monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 1000)
     assert_error(c.post("/v1/uploads", files={"file": ("big.wav", wav_bytes(1.0), "audio/wav")}), 400, "limit")
+    assert_error(c.post("/v1/uploads", files={"file": ("big.wav", wav_bytes(5.0), "audio/wav")}), 400, "limit")
     monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 10**7)
     monkeypatch.setattr(uploads, "MAX_UPLOAD_SECONDS", 0.1)
     assert_error(c.post("/v1/uploads", files={"file": ("long.wav", wav_bytes(0.3), "audio/wav")}), 400, "limit")

@@ -23,13 +23,15 @@ from fastapi.staticfiles import StaticFiles
 
 from ..audio import load_audio, resample, save_audio
 from ..models.params import GenerationParams
+from . import uploads
 from .jobs import JobManager, QueueFull, extend_stride
-from .schemas import AudioFormat, JobRequest, Problem, install_error_handlers
+from .schemas import AudioFormat, JobRequest, Problem, error_response, install_error_handlers
 from .store import TERMINAL, Store
 from .uploads import UploadRejected, accept_upload, read_capped
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "tonecraft_token"
+UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
 MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
 
 
@@ -72,6 +74,15 @@ def create_app(config: ServeConfig) -> FastAPI:
     app.state.manager, app.state.store = manager, store
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def upload_size(request: Request, call_next):
+        """Refuse an announced oversized upload before its body is read (and spooled to disk)."""
+        length = request.headers.get("content-length", "")
+        if request.url.path == "/v1/uploads" and length.isdigit() and \
+                int(length) > uploads.MAX_UPLOAD_BYTES + UPLOAD_OVERHEAD:
+            return error_response(400, f"the upload is larger than the {uploads.MAX_UPLOAD_BYTES / 2**20:g} MiB limit")
+        return await call_next(request)
 
     @app.middleware("http")
     async def auth(request: Request, call_next):

@@ -68,7 +68,9 @@ class JobManager:
                              error="the server stopped while this job was running")
         for job in store.jobs_with_status("queued"):  # resume the queue in order (or fail: model not loaded)
             if job["model"] in self.slots:
-                self.slots[job["model"]].queue.append(job["id"])
+                slot = self.slots[job["model"]]
+                slot.queue.append(job["id"])
+                self.live[job["id"]] = LiveAudio(slot.model.audio_channels, slot.model.sample_rate)
             else:
                 store.update_job(job["id"], status="failed", finished=time.time(),
                                  error=f"model {job['model']!r} is not loaded by this server")
