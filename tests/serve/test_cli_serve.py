@@ -12,6 +12,13 @@ from helpers_serve import start_server
 from tonecraft.cli import main
 
 
+def test_data_dir_that_is_a_file_is_a_message(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["serve", "--data-dir", str(tmp_path / "file"), "--model", "no-such-model"]) == 1
+    err = capsys.readouterr().err
+    assert "--data-dir" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("args, words", [
     (["--host", "0.0.0.0"], "--token"),
     (["--host", "192.168.1.20"], "--token"),

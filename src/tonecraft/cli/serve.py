@@ -9,6 +9,8 @@ Needs the `serve` extra (`pip install 'tonecraft[serve]'`).
 from __future__ import annotations
 
 import ipaddress
+import os
+import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -21,8 +23,8 @@ def add_arguments(p) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (0 = any free port; the URL is printed)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="jobs database and audio files (default: the user data folder, e.g. ~/.local/share/tonecraft)")
-    p.add_argument("--model", action="append", default=None, metavar="NAME_OR_DIR",
-                   help=f"model to load (repeatable; default {DEFAULT_MODEL}); the first is the default")
+    p.add_argument("--model", action="extend", nargs="+", default=None, metavar="NAME_OR_DIR",
+                   help=f"models to load (default {DEFAULT_MODEL}); the first is the default")
     p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every request")
     p.add_argument("--max-queue", type=int, default=32, help="jobs allowed to wait (more get 429)")
     p.add_argument("--max-duration", type=float, default=120.0, help="longest clip a job may ask for, in seconds")
@@ -52,6 +54,17 @@ def check_arguments(args) -> None:
         raise ConfigError(f"--max-duration must be in (0, 3600] s, got {args.max_duration}")
 
 
+def check_data_dir(path: Path) -> Path:
+    """Create the data folder (before any model loads) and check that it is a writable folder."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--data-dir {path}: cannot create it ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"--data-dir {path}: not writable")
+    return path
+
+
 def model_key(name_or_dir: str) -> str:
     """The name a model has in the API: an official name as given, a folder by its base name."""
     return Path(name_or_dir).name if ("/" in name_or_dir or Path(name_or_dir).is_dir()) else name_or_dir
@@ -70,7 +83,7 @@ def run(args) -> int:
     from ..models import load_model
     from ..models.genmodel import tune_cpu_threads
 
-    data_dir = args.data_dir or Path(user_data_dir("tonecraft"))
+    data_dir = check_data_dir(args.data_dir or Path(user_data_dir("tonecraft")))
     models = {}
     for name in args.model or [DEFAULT_MODEL]:
         key = model_key(name)
@@ -79,7 +92,10 @@ def run(args) -> int:
         print(f"loading {name} ...", flush=True)
         models[key] = load_model(name, device=args.device)
         tune_cpu_threads(models[key])
-    app = create_app(ServeConfig(data_dir, models, args.token, args.max_queue, args.max_duration))
+    try:
+        app = create_app(ServeConfig(data_dir, models, args.token, args.max_queue, args.max_duration))
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"--data-dir {data_dir}: cannot keep the jobs database there ({exc})") from None
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     original = server.startup
