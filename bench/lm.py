@@ -168,7 +168,7 @@ def child(mode: str, args) -> dict:
         else:
             run_ours(lm, cross, 8, 0)  # warm-up (allocator, oneDNN kernels)
         res["seconds"] = min(run_ours(lm, cross, frames, 1) for _ in range(args.repeats))
-        if mode in ("bf16", "int8") and args.ref:
+        if mode in ("bf16", "int8") and args.ref and os.path.exists(args.ref):
             ref = torch.load(args.ref, weights_only=True)
             cond, null = random_conditions(cross)
             res.update(quality(ref["logits"], guided_logits(lm, cond, null, ref["seq"]), ref["valid"]))
@@ -210,7 +210,7 @@ def main():
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
     p.add_argument("--threads", type=int, default=None, help="torch threads in every mode (default: torch's)")
     p.add_argument("--repeats", type=int, default=1, help="timed runs of each (best is reported)")
-    p.add_argument("--quality-frames", type=int, default=250, help="greedy frames compared for bf16/int8")
+    p.add_argument("--quality-frames", type=int, default=250, help="greedy frames compared for bf16/int8 (0: no quality check)")
     p.add_argument("--default-prompts", type=int, default=4, help="prompts for the default-model int8 quality")
     p.add_argument("--no-default", action="store_true", help="skip the default-model int8 quality check")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -228,7 +228,7 @@ def main():
           f"top-k 250, {args.steps} steps; quality over {args.quality_frames} greedy frames vs float32")
     with tempfile.TemporaryDirectory() as tmp:
         ref = os.path.join(tmp, "ref.pt")
-        if {"bf16", "int8"} & set(modes):
+        if {"bf16", "int8"} & set(modes) and args.quality_frames > 0:
             t0 = time.perf_counter()
             make_reference(ref, args.quality_frames, args.threads)
             print(f"(float32 reference for quality: {time.perf_counter() - t0:.0f} s)", flush=True)
@@ -249,7 +249,7 @@ def main():
                 extra += f"  top-1 agreement {r['top1_agreement']:.3f}  mean KL {r['mean_kl']:.4f}"
             print(f"{mode:13s} {r['steps_per_s']:6.2f} steps/s  ({r['seconds']:.1f} s)  peak RSS "
                   f"{r['peak_rss_mb']:.0f} MB{extra}", flush=True)
-    if "int8" in modes and not args.no_default:
+    if "int8" in modes and not args.no_default and args.quality_frames > 0:
         prompts = DEFAULT_PROMPTS[:args.default_prompts]
         q = default_model_quality(args.quality_frames, prompts)
         print(f"int8 on tonecraft-default ({len(prompts)} prompts x {args.quality_frames} greedy frames): top-1 "
