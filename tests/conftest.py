@@ -5,6 +5,8 @@ import os
 import sys
 import types
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -30,3 +32,17 @@ def _single_thread() -> None:
 
 
 _single_thread()
+
+
+@pytest.fixture
+def cpu_env(monkeypatch):
+    """Set TONECRAFT_* CPU overrides for one test (tonecraft.cpu_features); re-read before and after."""
+    from tonecraft import cpu_features
+
+    def set_env(**env):
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        return cpu_features.refresh()
+    yield set_env
+    monkeypatch.undo()
+    cpu_features.refresh()

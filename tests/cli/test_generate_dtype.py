@@ -4,7 +4,6 @@ import pytest
 import soundfile as sf
 
 from helpers_musicgen import SAMPLE_RATE, save_tiny_hf_musicgen
-from tonecraft import cpu_features
 from tonecraft.cli import main
 
 
@@ -13,17 +12,6 @@ def model_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli_dtype_model")
     save_tiny_hf_musicgen(d, seed=1)
     return str(d)
-
-
-@pytest.fixture
-def cpu_env(monkeypatch):
-    def set_env(**env):
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        return cpu_features.refresh()
-    yield set_env
-    monkeypatch.undo()
-    cpu_features.refresh()
 
 
 def _run(model_dir, out, *extra):

@@ -23,18 +23,6 @@ def _cond(seed=8):
     return ConditionTensors(cross=torch.randn(2, 5, D, generator=torch.Generator().manual_seed(seed)))
 
 
-@pytest.fixture
-def cpu_env(monkeypatch):
-    """Set TONECRAFT_* overrides for one test; the detected features are re-read before and after."""
-    def set_env(**env):
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        return cpu_features.refresh()
-    yield set_env
-    monkeypatch.undo()
-    cpu_features.refresh()
-
-
 def test_bf16_optimized_decoding_matches_eager_on_this_cpu():
     """Prepacked where the CPU has native bf16, plain bf16 otherwise: never an error, same tokens."""
     cpu_features.refresh()
