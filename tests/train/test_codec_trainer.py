@@ -75,3 +75,17 @@ def test_adversarial_start_step_after_zero(manifest, tmp_path):
     CodecTrainer(cfg).fit()
     logs = [r for r in read_metrics(tmp_path / "run") if r["split"] == "train"]
     assert [("adv" in r, "d_loss" in r) for r in logs] == [(False, False), (False, False), (True, True)]
+
+
+def test_fine_tune_from_a_saved_codec_folder(manifest, tmp_path):
+    """model.init_from=<export folder> (how a committed weights-only snapshot restarts a run) trains: the loaded
+    codec came frozen for inference and had no trainable parameter ('optimizer got an empty parameter list')."""
+    base = CodecTrainer(codec_config(manifest, tmp_path / "base", steps=2))
+    base.fit()
+    cfg = codec_config(manifest, tmp_path / "ft", steps=2)
+    cfg.model.params, cfg.model.init_from = {}, str(tmp_path / "base" / "export")
+    ft = CodecTrainer(cfg)
+    before = {k: v.clone() for k, v in ft.codec.state_dict().items()}
+    ft.fit()
+    changed = [k for k, v in ft.codec.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
+    assert changed

@@ -103,7 +103,8 @@ def build_codec(cfg: CodecModelConfig) -> Codec:
         codec = load_training_codec(cfg.init_from)
         if cfg.params:
             raise ConfigError("model.params cannot change a codec loaded with model.init_from")
-        return codec.train()
+        # loaders hand out frozen inference codecs (weight norm folded): fine-tuning trains the plain weights
+        return codec.requires_grad_(True).train()
     base = get_config(cfg.preset).to_dict() if cfg.preset else CodecConfig().to_dict()
     known = set(base)
     unknown = sorted(set(cfg.params) - known)
