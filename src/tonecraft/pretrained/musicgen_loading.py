@@ -74,10 +74,10 @@ def load_musicgen(name_or_path: str | os.PathLike, *, text_encoder: TextEncoder 
     path = model_path(name_or_path)  # hostile ids (FIFOs, loops, 300-byte names) fail here, clearly
     if path is not None:
         return load_from_path(path, **kw)
-    from .default_model import default_model_dir, is_default_name
+    from .default_model import is_default_name, shipped_model_dir
 
-    if is_default_name(name_or_path):  # tonecraft's own model, shipped in the package (issue 6)
-        return load_from_path(default_model_dir(), **kw)
+    if is_default_name(name_or_path):  # tonecraft's own models, shipped in the package (issues 6 and 15)
+        return load_from_path(shipped_model_dir(name_or_path), **kw)
     name = str(name_or_path)
     info = find_model(name)
     if info is None and name.count("/") != 1:
