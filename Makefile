@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fallback bench venv clean train-default
+.PHONY: demo test test-fallback bench venv clean train-default train-sfx
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 # Reproduce the embedded default model from scratch (corpus -> codec -> token cache -> LM -> package).
 train-default: $(STAMP)
 	HF_HUB_OFFLINE=1 bash scripts/train_default.sh
+
+# Reproduce the embedded sound-effects model (SFX corpus -> 16 kHz codec -> token cache -> LM -> package).
+train-sfx: $(STAMP)
+	HF_HUB_OFFLINE=1 bash scripts/train_sfx.sh
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -57,6 +57,21 @@ def test_build_and_read_back(tmp_path):
         TokenCache(out)
 
 
+def test_pad_to_encodes_short_files_with_trailing_silence(tmp_path):
+    """A 0.37 s sound padded to 1 s: 80 frames, the sound's own frames unchanged, then the codes of silence."""
+    metas = [_write(tmp_path / "short.wav", 0.37, seed=2), _write(tmp_path / "long.wav", 1.5, seed=3)]
+    plain, _ = build_token_cache(metas, FrameCodec(), tmp_path / "plain")
+    padded, _ = build_token_cache(metas, FrameCodec(), tmp_path / "padded", pad_to=1.0)
+    a, b = TokenCache(plain), TokenCache(padded)
+    assert [it["frames"] for it in a.items] == [30, 120]
+    assert [it["frames"] for it in b.items] == [80, 120]  # longer files are left alone
+    assert [it["duration"] for it in b.items] == pytest.approx([0.37, 1.5])  # the sound's real length
+    assert torch.equal(b.item_codes(0, 0, 29), a.item_codes(0, 0, 29))
+    silence = FrameCodec().encode(torch.zeros(1, 1, 100))[0, :, 0]
+    assert (b.item_codes(0, 30, 50) == silence[:, None]).all()
+    assert torch.equal(b.item_codes(1), a.item_codes(1))
+
+
 def test_dataset_over_cache(tmp_path):
     g = torch.Generator().manual_seed(0)
     a = torch.randint(0, 2048, (4, 50), generator=g)

@@ -84,10 +84,13 @@ def encode_codes(codec, wav: torch.Tensor) -> torch.Tensor:
 
 def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathLike,
                       chunk_duration: float = 30.0, device: str | torch.device = "cpu",
-                      progress: bool = False, codec_name: str | None = None
+                      progress: bool = False, codec_name: str | None = None, pad_to: float = 0.0
                       ) -> tuple[Path, list[IndexFailure]]:
     """Encode every file (in `chunk_duration`-second chunks, hop-aligned) and write the cache.
 
+    `pad_to` (seconds): files shorter than that are encoded with trailing silence up to it, so that an LM
+    trained on short sounds (a 0.3 s laser shot) learns that the sound ends and silence follows, as AudioGen's
+    zero-padded training segments teach it; without it the padding is masked and the end is never seen.
     `codec_name` (name or folder the codec was loaded from) is recorded so that trained LMs can
     name their decoder. Unreadable files are skipped and returned as failures (files whose sidecar
     is unreadable are kept, without metadata, and also reported). Returns (out_dir, failures)."""
@@ -117,6 +120,9 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
             except AudioError as exc:
                 failures.append(IndexFailure(meta.path, str(exc)))
                 continue
+            duration = wav.shape[-1] / sr
+            if wav.shape[-1] < pad_to * sr:
+                wav = torch.nn.functional.pad(wav, (0, int(round(pad_to * sr)) - wav.shape[-1]))
             expected = int(math.ceil(wav.shape[-1] / hop))
             parts = []
             for start in range(0, wav.shape[-1], chunk_samples):
@@ -133,7 +139,7 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
                 failures.append(IndexFailure(meta.path, f"metadata ignored: {exc}"))
                 info = {}
             items.append({"path": meta.path, "offset": offset, "frames": int(codes.shape[-1]),
-                          "duration": wav.shape[-1] / sr, "info": info})
+                          "duration": duration, "info": info})
             offset += int(codes.shape[-1])
     index = {"format": FORMAT, "version": VERSION, **props, "codec": codec_name, "total_frames": offset,
              "items": items}
