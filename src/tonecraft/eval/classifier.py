@@ -70,21 +70,29 @@ def _fold(group: str, k: int) -> int:
     return int.from_bytes(hashlib.sha1(group.encode()).digest()[:4], "little") % k
 
 
-def select_l2(X: np.ndarray, labels: list[str], groups: list[str], k: int = 5, grid=L2_GRID) -> tuple[float, dict]:
-    """L2 strength with the best grouped k-fold accuracy (ties: the stronger regularisation)."""
+def cross_val_predict(X: np.ndarray, labels: list[str], groups: list[str], l2: float, k: int = 5
+                      ) -> list[str | None]:
+    """Grouped k-fold predictions: each row predicted by the probe fitted on the other folds (folds by group
+    hash, so one group never sits on both sides); None where a fold had no training rows."""
     folds = np.array([_fold(g, k) for g in groups])
     labels_arr = np.asarray(labels)
+    pred: list[str | None] = [None] * len(labels)
+    for f in range(k):
+        tr, te = folds != f, folds == f
+        if te.sum() == 0 or tr.sum() == 0:
+            continue
+        probe = LinearProbe(l2).fit(X[tr], list(labels_arr[tr]))
+        for i, p in zip(np.nonzero(te)[0], probe.predict(X[te])):
+            pred[i] = p
+    return pred
+
+
+def select_l2(X: np.ndarray, labels: list[str], groups: list[str], k: int = 5, grid=L2_GRID) -> tuple[float, dict]:
+    """L2 strength with the best grouped k-fold accuracy (ties: the stronger regularisation)."""
     scores = {}
     for l2 in grid:
-        correct = total = 0
-        for f in range(k):
-            tr, te = folds != f, folds == f
-            if te.sum() == 0 or len(set(labels_arr[tr])) < 1 or tr.sum() == 0:
-                continue
-            probe = LinearProbe(l2).fit(X[tr], list(labels_arr[tr]))
-            correct += sum(p == t for p, t in zip(probe.predict(X[te]), labels_arr[te]))
-            total += int(te.sum())
-        scores[l2] = correct / total if total else 0.0
+        pairs = [(p, t) for p, t in zip(cross_val_predict(X, labels, groups, l2, k), labels) if p is not None]
+        scores[l2] = sum(p == t for p, t in pairs) / len(pairs) if pairs else 0.0
     best = max(sorted(grid, reverse=True), key=lambda l2: scores[l2])
     return best, scores
 
@@ -96,10 +104,11 @@ def score(predicted: list[str], truth: list[str], probe: LinearProbe) -> dict:
     if n == 0:
         return {"n": 0}
     acc = float(np.mean([p == t for p, t in zip(predicted, truth)]))
-    recalls = []
+    recall = {}
     for c in sorted(set(truth)):
         sel = [p for p, t in zip(predicted, truth) if t == c]
-        recalls.append(np.mean([p == c for p in sel]))
+        recall[c] = float(np.mean([p == c for p in sel]))
+    recalls = list(recall.values())
     confusion: dict[str, dict[str, int]] = {}
     for p, t in zip(predicted, truth):
         confusion.setdefault(t, {}).setdefault(p, 0)
@@ -114,4 +123,12 @@ def score(predicted: list[str], truth: list[str], probe: LinearProbe) -> dict:
         "classes": list(probe.classes),
         "truth_counts": dict(sorted(Counter(truth).items())),
         "confusion": {t: dict(sorted(v.items())) for t, v in sorted(confusion.items())},
+        "recall": recall,
+        "top_confusions": top_confusions(confusion),
     }
+
+
+def top_confusions(confusion: dict[str, dict[str, int]], n: int = 5) -> list[list]:
+    """The `n` most frequent (truth, predicted, count) mistakes, most frequent first (ties by name)."""
+    wrong = [(t, p, c) for t, row in confusion.items() for p, c in row.items() if p != t]
+    return [list(x) for x in sorted(wrong, key=lambda x: (-x[2], x[0], x[1]))[:n]]

@@ -19,7 +19,7 @@ def format_report(res: dict) -> str:
     lines = []
     c = res.get("codec")
     if c:
-        lines += [f"Codec reconstruction ({c['n_clips']} held-out clips, 32 kHz)",
+        lines += [f"Codec reconstruction ({c['n_clips']} held-out clips, {c.get('sample_rate', 32_000) / 1000:g} kHz)",
                   f"  {'system':<22}{'kbps':>7}{'SI-SNR dB':>12}{'mel L1':>9}{'msspec':>9}   (mean; median SI-SNR)"]
         for k, v in c.items():
             if not isinstance(v, dict) or "sisnr" not in v:
@@ -75,3 +75,90 @@ def format_report(res: dict) -> str:
 
 def write_json(path: str | os.PathLike, res: dict) -> Path:
     return atomic_write_text(path, json.dumps(res, indent=2, default=float) + "\n")
+
+
+# -- sound effects (eval/sfx.py) ------------------------------------------------------------------------------
+
+def format_sfx_markdown(res: dict) -> str:
+    """The SFX evaluation as markdown tables, ready for a model card (only the parts that ran)."""
+    out = []
+    c = res.get("codec")
+    if c:
+        out += [f"**Codec on held-out clips** ({c['n_clips']} clips of the {res['corpus']['heldout_split']} split, "
+                f"{c.get('sample_rate', 16_000) / 1000:g} kHz mono; mean, median SI-SNR in brackets)", "",
+                "| system | kbps | SI-SNR (dB) | mel distance | multi-scale mel |",
+                "| --- | ---: | ---: | ---: | ---: |"]
+        for k, v in c.items():
+            if isinstance(v, dict) and "sisnr" in v:
+                name = f"ours ({v.get('n_q')} codebooks, {_f(v.get('frame_rate'), '{:g}')} Hz)" if k == "codec" \
+                    else k.replace("_", " ")
+                out.append(f"| {name} | {_f(v.get('kbps'))} | {_f(v['sisnr']['mean'])} ({_f(v['sisnr']['median'])}) "
+                           f"| {_f(v['mel']['mean'], '{:.3f}')} | {_f(v['msspec']['mean'], '{:.3f}')} |")
+        if "opus_skipped" in c:
+            out.append(f"\nOpus skipped: {c['opus_skipped']}")
+        out.append("")
+    ce = res.get("ce")
+    if ce and ce.get("n_clips"):
+        out += [f"**LM cross-entropy on held-out clips** ({ce['n_clips']} clips, first {ce['segment_duration']:g} s, "
+                f"{ce['n_tokens']} tokens; nats per token, mean over codebooks)", "",
+                "| prompt | cross-entropy | perplexity |", "| --- | ---: | ---: |",
+                f"| the clip's caption | {_f(ce['ce'], '{:.3f}')} | {_f(ce.get('ppl'), '{:.1f}')} |"]
+        if "ce_null" in ce:
+            ppl_null = math.exp(min(ce["ce_null"], 50.0))
+            out += [f"| empty prompt | {_f(ce['ce_null'], '{:.3f}')} | {_f(ppl_null, '{:.1f}')} |",
+                    f"| gain from the caption | {_f(ce['cond_gain'], '{:+.3f}')} | |"]
+        out.append("")
+    p = res.get("probe", {})
+    ceiling = p.get("real", {}).get("ceiling")
+    gen = p.get("generated")
+    if p.get("real", {}).get("skipped"):
+        out += [f"Category probe skipped: {p['real']['skipped']}", ""]
+    if ceiling:
+        out += [f"**Category probe** (linear, LM-independent log-mel + envelope features, {p['window_s']:g} s window; "
+                f"trained on {p['real']['n']} {p['domain']} ({p['splits']}), {p['real']['folds']}-fold CV by "
+                f"source recording = its ceiling)", "",
+                "| clips | n | accuracy | balanced accuracy | chance (uniform) | chance (majority) |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |",
+                _probe_row(f"real{' via codec' if 'codec' in p['domain'] else ''} (CV ceiling)", ceiling)]
+        if gen:
+            out.append(_probe_row("generated from held-out captions", gen))
+        out.append("")
+        if gen and gen.get("top_confusions"):
+            out += ["Most frequent confusions on generated clips (caption's category -> probe): " + ", ".join(
+                f"{t} -> {q} ({n})" for t, q, n in gen["top_confusions"]), ""]
+    rows = res.get("per_category")
+    if rows:
+        out += [f"**Per category** (recall of the probe; envelope medians in the window, {p.get('domain', 'real')} "
+                "vs generated: active seconds, onsets per second, decay seconds)", "",
+                "| category | real n | ceiling | gen n | generated | active s real / gen | onsets/s real / gen "
+                "| decay s real / gen |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for cat, r in rows.items():
+            out.append(f"| {cat} | {r['n_real']} | {_f(r['ceiling_recall'])} | {r['n_generated']} "
+                       f"| {_f(r['generated_recall'])} | {_f(r['real_active_s'])} / {_f(r['generated_active_s'])} "
+                       f"| {_f(r['real_onsets_per_s'], '{:.1f}')} / {_f(r['generated_onsets_per_s'], '{:.1f}')} "
+                       f"| {_f(r['real_decay_s'])} / {_f(r['generated_decay_s'])} |")
+        out.append("")
+    cmp_ = res.get("envelope", {}).get("compare")
+    if cmp_:
+        out += ["**Length-appropriateness** (generated clips whose statistic lies in the 10-90 % range of real clips "
+                "of their category; rank correlation of the category medians, real vs generated)", "",
+                "| statistic | in range | Spearman r (categories) |", "| --- | ---: | ---: |"]
+        for s, v in cmp_.items():
+            out.append(f"| {s} | {_f(v.get('in_range'))} | {_f(v.get('spearman_r'))} |")
+        out.append("")
+    g = res.get("generation")
+    if g:
+        out += [f"Generated {g['n']} clips ({g['captions']} captions x {g['seeds']} seeds) of {g['duration']:g} s in "
+                f"{g['seconds']:.0f} s, cfg {g['cfg_coef']}, top_k {g['top_k']}"
+                + (f"; {g['stopped']}" if g.get("stopped") else ""), ""]
+    for s in res.get("speed", []):
+        out += [f"**Speed**: {s['seconds_of_audio']:g} s of sound in {s['wall_s']:.2f} s wall ({s['dtype']}, "
+                f"{s['threads']} thread(s), median of {len(s['runs'])}; target <= {s['target_s']:g} s: "
+                f"{'met' if s['meets_target'] else 'not met'}; "
+                f"load average {_f((s.get('load_average') or [None])[0])})", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _probe_row(name: str, s: dict) -> str:
+    return (f"| {name} | {s['n']} | {_f(s['accuracy'])} | {_f(s['balanced_accuracy'])} | {_f(s['chance_uniform'])} "
+            f"| {_f(s['chance_majority'])} |")

@@ -109,29 +109,31 @@ def default_model_path() -> str | None:
 
 # -- parts ---------------------------------------------------------------------------------------------------
 
-def evaluate_codec(codec, clips, opus_kbps=(6.0,), seconds: float | None = None) -> dict:
+def evaluate_codec(codec, clips, opus_kbps=(6.0,), seconds: float | None = None,
+                   sample_rate: int = SAMPLE_RATE) -> dict:
+    """Codec and Opus round trips of `clips` (loaded at `sample_rate`, the rate the metrics run at)."""
     from .codec_metrics import (ReconstructionMetrics, codec_kbps, codec_roundtrip, opus_available,
                                 opus_roundtrip, summarize)
 
-    metrics = ReconstructionMetrics(SAMPLE_RATE)
+    metrics = ReconstructionMetrics(sample_rate)
     rows: dict[str, list[dict]] = {}
     real_kbps: dict[str, list[float]] = {}
     ok, why = opus_available()
     t_codec = 0.0
     for clip in clips:
-        wav, _ = load_audio(clip.path, sample_rate=SAMPLE_RATE, channels=1, duration=seconds)
+        wav, _ = load_audio(clip.path, sample_rate=sample_rate, channels=1, duration=seconds)
         x = wav[0].numpy()
         if codec is not None:
             t0 = time.perf_counter()
-            y = codec_roundtrip(codec, x, SAMPLE_RATE)
+            y = codec_roundtrip(codec, x, sample_rate)
             t_codec += time.perf_counter() - t0
             rows.setdefault("codec", []).append(metrics(x, y))
         if ok:
             for kb in opus_kbps:
-                y, real = opus_roundtrip(x, SAMPLE_RATE, kb)
+                y, real = opus_roundtrip(x, sample_rate, kb)
                 rows.setdefault(f"opus_{kb:g}kbps", []).append(metrics(x, y))
                 real_kbps.setdefault(f"opus_{kb:g}kbps", []).append(real)
-    out: dict = {"n_clips": len(clips), "seconds_per_clip": seconds}
+    out: dict = {"n_clips": len(clips), "seconds_per_clip": seconds, "sample_rate": sample_rate}
     if codec is not None:
         out["codec"] = {**summarize(rows.get("codec", [])), "kbps": codec_kbps(codec),
                         "name": str(getattr(codec, "name_or_path", getattr(codec.config, "name", "codec"))),

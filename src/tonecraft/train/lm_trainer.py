@@ -7,8 +7,10 @@ codebooks. AdamW + warm-up/cosine, gradient clipping, optional EMA weights, auto
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,44 @@ def codebook_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: to
     count = mask.transpose(0, 1).reshape(K, -1).sum(1).clamp(min=1)
     per_k = total / count
     return per_k.mean(), list(per_k.unbind(0))
+
+
+def teacher_forced_ce(module: nn.Module, pattern: Pattern, codes: torch.Tensor, frame_mask: torch.Tensor,
+                      cond: dict | None, special_token: int, keep_only_valid_steps: bool = True,
+                      first_frame: int | torch.Tensor = 0, autocast=contextlib.nullcontext
+                      ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Teacher-forced CE of codes [B, K, T] (valid frames `frame_mask` [B, T]) through `module` (an
+    `LMTrainModule`) with tokenized conditions `cond`: the one definition the trainer and `eval` use."""
+    seq, _ = pattern.build(codes, special_token)
+    steps = pattern.num_steps - pattern.max_delay if keep_only_valid_steps else pattern.num_steps
+    with autocast():
+        # logits at step s predict layout[s+1]: the last kept step is only a target (causal model)
+        logits = module(seq[..., : steps - 1], cond, first_frame)  # [B, K, steps-1, card]
+    logits, valid = pattern.revert_logits(logits, fill=0.0)
+    mask = valid[None] & frame_mask[:, None, :]
+    return codebook_cross_entropy(logits, codes, mask)
+
+
+def text_ce_metrics(loss_fn, codes: torch.Tensor, frame_mask: torch.Tensor, texts: list[str | None],
+                    first_frame: int | torch.Tensor = 0, with_null: bool = True) -> dict[str, float]:
+    """ce and ce per codebook of one batch with its texts; with `with_null` also `ce_null`, the same batch with
+    empty prompts (how much the text helps: the number prompt adherence rests on).
+    `loss_fn(codes, frame_mask, texts, first_frame)` -> (ce, per-codebook ce)."""
+    loss, per_k = loss_fn(codes, frame_mask, texts, first_frame)
+    vals = {"ce": loss.item(), **{f"ce_q{k + 1}": v.item() for k, v in enumerate(per_k)}}
+    if with_null:
+        null_loss, _ = loss_fn(codes, frame_mask, [None] * len(texts), first_frame)
+        vals["ce_null"] = null_loss.item()
+    return vals
+
+
+def finish_ce_metrics(out: dict[str, float]) -> dict[str, float]:
+    """Averaged ce metrics + `ppl` and `cond_gain` = ce_null - ce (nats per token)."""
+    if "ce" in out:
+        out["ppl"] = math.exp(min(out["ce"], 50.0))
+    if "ce_null" in out:
+        out["cond_gain"] = out["ce_null"] - out["ce"]
+    return out
 
 
 def first_frames(infos) -> torch.Tensor:
@@ -224,17 +264,10 @@ class LMTrainer(Trainer):
     def compute_loss(self, module: nn.Module, codes: torch.Tensor, frame_mask: torch.Tensor,
                      texts: list[str | None], first_frame: torch.Tensor | int = 0
                      ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        B, K, T = codes.shape
-        pattern = self.pattern(T)
-        seq, _ = pattern.build(codes, self.lm_cfg.special_token)
-        steps = pattern.num_steps - pattern.max_delay if self.cfg.model.keep_only_valid_steps else pattern.num_steps
         cond = self.module.conditioner.tokenize(texts) if self.module.conditioner is not None else None
-        with self.autocast():
-            # logits at step s predict layout[s+1]: the last kept step is only a target (causal model)
-            logits = module(seq[..., : steps - 1], cond, first_frame)  # [B, K, steps-1, card]
-        logits, valid = pattern.revert_logits(logits, fill=0.0)
-        mask = valid[None] & frame_mask[:, None, :]
-        return codebook_cross_entropy(logits, codes, mask)
+        return teacher_forced_ce(module, self.pattern(codes.shape[-1]), codes, frame_mask, cond,
+                                 self.lm_cfg.special_token, self.cfg.model.keep_only_valid_steps, first_frame,
+                                 self.autocast)
 
     def train_step(self, batch) -> dict[str, float]:
         codes, frame_mask, infos = batch
@@ -283,23 +316,15 @@ class LMTrainer(Trainer):
         for chunk in batches:
             codes, frame_mask, infos = collate_tokens([self.valid_set[i] for i in chunk])
             codes, frame_mask = codes.to(self.device), frame_mask.to(self.device)
-            loss, per_k = self.compute_loss(module, codes, frame_mask, self.texts(infos), first_frames(infos))
-            vals = {"ce": loss.item(), **{f"ce_q{k + 1}": v.item() for k, v in enumerate(per_k)}}
-            if module.conditioner is not None:  # how much the text helps: the number prompt adherence rests on
-                null_loss, _ = self.compute_loss(module, codes, frame_mask, [None] * len(chunk))
-                vals["ce_null"] = null_loss.item()
+            vals = text_ce_metrics(partial(self.compute_loss, module), codes, frame_mask, self.texts(infos),
+                                   first_frames(infos), with_null=module.conditioner is not None)
             for k, v in vals.items():
                 tot[k] = tot.get(k, 0.0) + v * len(chunk)
             n += len(chunk)
         if backup is not None:
             module.load_state_dict(backup)
         out = {k: v / max(n, 1) for k, v in tot.items()}
-        out = distributed.average_metrics(out, count=n, device=self.device)
-        if "ce" in out:
-            out["ppl"] = math.exp(min(out["ce"], 50.0))
-        if "ce_null" in out:
-            out["cond_gain"] = out["ce_null"] - out["ce"]
-        return out
+        return finish_ce_metrics(distributed.average_metrics(out, count=n, device=self.device))
 
     def extra_state(self) -> dict:
         return {"ema": self.ema.state_dict() if self.ema is not None else None, "data_info": self.data_info,

@@ -1,0 +1,255 @@
+"""The measured quality of a sound-effects codec + LM on the SFX corpus (issue 15, "Measured").
+
+Parts (`SfxEvalConfig.parts`), each on held-out clips (never trained on):
+1. `codec`: SI-SNR / mel distance of the codec round trip next to Opus at 6 kbps on the same clips (16 kHz);
+2. `ce`: teacher-forced cross-entropy of the LM on the held-out clips with their captions vs the empty
+   prompt (`lm_ce`, the trainer's validation);
+3. `probe`: the category probe (`sfx_probe`) trained on real held-out clips through the codec (its
+   cross-validated accuracy is the ceiling), run on clips generated from held-out captions;
+4. `envelope`: energy-envelope statistics (`envelope`) per category, generated vs real, in the same window;
+5. `speed`: wall time to generate `speed_seconds` of sound (`tonecraft sfx`'s path: one thread for a small LM).
+Seeded and deterministic for a given corpus, models and settings; `bench/eval_sfx.py` is the command line.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio import load_audio
+from ..errors import ConfigError
+from . import classifier as clf
+from .envelope import compare, summarize_by_category
+from .labels import Clip
+from .sfx_probe import SAMPLE_RATE, category, clip_features, load_sfx_clips, source_group, stratified, \
+    train_category_probe
+
+PARTS = ("codec", "ce", "probe", "envelope", "speed")
+SPEED_TARGET_S = 2.0
+SPEED_PROMPT = "a laser shot"
+
+
+@dataclass
+class SfxEvalConfig:
+    corpus: str                          # `tonecraft corpus sfx --out` folder (train/valid/test.jsonl)
+    model: str | None = None             # LM export folder / shipped name / LM checkpoint.pt; None: no LM parts
+    codec: str | None = None             # codec folder / name / codec checkpoint.pt; None: the model's codec
+    parts: list[str] = field(default_factory=lambda: list(PARTS))
+    max_clips: int | None = None         # held-out clips per part (codec, ce, generation captions); None: all
+    seeds: int = 1                       # generated clips per caption (seed, seed + 1, ...)
+    duration: float = 5.0                # generated length = measurement window of probe and envelope (s)
+    heldout_split: str = "test"          # clips of the codec and ce parts, captions of the generated clips
+    probe_splits: str = "valid,test"     # real clips the probe is trained and cross-validated on
+    probe_clips: int | None = None       # at most this many of them (stratified by category); None: all
+    min_class_count: int = 5             # categories with fewer real probe clips are left out
+    folds: int = 5
+    opus_kbps: list[float] = field(default_factory=lambda: [6.0])
+    batch_size: int = 8
+    seed: int = 0
+    top_k: int = 250
+    temperature: float = 1.0
+    cfg_coef: float | None = None        # None: the model's
+    time_budget_s: float | None = None   # stop generating new batches after this long (reported)
+    save_audio_dir: str | None = None
+    ce_cache: str | None = None          # token cache of the held-out clips (else encoded into a temp folder)
+    speed_seconds: float = 5.0
+    speed_runs: int = 3
+    speed_dtypes: list[str] = field(default_factory=lambda: ["float32"])
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def load_sfx_model(spec: str, codec_spec: str | None = None):
+    """AudioGen / MusicGen from an export folder or name (`models.load_model`), or an LM training checkpoint
+    (`.pt`, with `codec_spec`: the codec its tokens came from)."""
+    from .runner import load_lm_checkpoint
+
+    if Path(spec).is_file() and Path(spec).suffix == ".pt":
+        return load_lm_checkpoint(spec, codec_spec)
+    from ..models import load_model
+
+    return load_model(spec)
+
+
+def _real_features(clips: list[Clip], codec, seconds: float) -> tuple[np.ndarray, list[dict]]:
+    """Probe features and envelope statistics of real clips (through `codec` when given)."""
+    from .codec_metrics import codec_roundtrip
+
+    X, env = [], []
+    for c in clips:
+        wav, _ = load_audio(c.path, sample_rate=SAMPLE_RATE, channels=1, duration=seconds)
+        x = wav[0].numpy()
+        if codec is not None:
+            x = codec_roundtrip(codec, x, SAMPLE_RATE)
+        f, e = clip_features(x, SAMPLE_RATE, seconds)
+        X.append(f)
+        env.append(e)
+    return (np.stack(X) if X else np.zeros((0, 1), np.float32)), env
+
+
+def generate_for_captions(model, clips: list[Clip], cfg: SfxEvalConfig) -> tuple[list[np.ndarray], list[Clip], dict]:
+    """`cfg.seeds` clips per caption (`runner.generate_clips`, seeds seed + 1000 * s + batch), within the
+    time budget."""
+    from .runner import generate_clips
+
+    audio, done, infos, t0 = [], [], [], time.perf_counter()
+    for s in range(cfg.seeds):
+        left = None if cfg.time_budget_s is None else cfg.time_budget_s - (time.perf_counter() - t0)
+        if left is not None and left <= 0 and done:
+            break
+        sub = replace(cfg, seed=cfg.seed + 1000 * s, time_budget_s=left,
+                      save_audio_dir=str(Path(cfg.save_audio_dir) / f"seed{s}") if cfg.save_audio_dir else None)
+        a, d, info = generate_clips(model, clips, sub)
+        audio += a
+        done += d
+        infos.append(info)
+        if info.get("stopped"):
+            break
+    el = time.perf_counter() - t0
+    info = {**infos[-1], "n": len(done), "captions": len(clips), "seeds": len(infos), "seconds": el,
+            "seconds_per_clip": el / max(len(done), 1)}
+    if len(infos) < cfg.seeds or infos[-1].get("stopped"):
+        info["stopped"] = infos[-1].get("stopped") or f"time budget reached after {len(infos)} seed(s)"
+    return audio, done, info
+
+
+def time_generation(model, seconds: float = 5.0, runs: int = 3, dtype: str = "float32",
+                    prompt: str = SPEED_PROMPT) -> dict:
+    """Wall time of `model.generate([prompt])` for `seconds` of sound, as `tonecraft sfx` runs it (one thread
+    for a small LM, `genmodel.tune_cpu_threads`; `dtype` "int8": the int8 decoding fast path where the CPU has
+    it). One warm-up run of 1 s, then the median of `runs`. Changes the model's decoding for int8."""
+    from ..models.genmodel import tune_cpu_threads
+
+    threads = torch.get_num_threads()
+    try:
+        tune_cpu_threads(model)
+        if dtype == "int8":
+            model.lm.optimize_decoding(dtype="int8")
+        elif dtype != "float32":
+            raise ConfigError(f"speed dtype {dtype!r}: use float32 or int8")
+        model.set_generation_params(duration=1.0)
+        with torch.inference_mode():
+            model.generate([prompt], seed=0)
+            model.set_generation_params(duration=seconds)
+            times = []
+            for r in range(runs):
+                t0 = time.perf_counter()
+                model.generate([prompt], seed=r)
+                times.append(time.perf_counter() - t0)
+        wall = float(np.median(times))
+        return {"dtype": dtype, "seconds_of_audio": seconds, "wall_s": wall, "min_s": float(min(times)),
+                "runs": times, "realtime_factor": seconds / wall, "target_s": SPEED_TARGET_S,
+                "meets_target": wall <= SPEED_TARGET_S, "threads": torch.get_num_threads(),
+                "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def per_category(ceiling: dict | None, generated: dict | None, env_real: dict, env_gen: dict) -> dict:
+    """One row per category: ceiling recall (real via codec, CV), generated recall, envelope medians."""
+    cats = sorted(set(env_real) | set(env_gen) | set((ceiling or {}).get("recall", {})))
+    rows = {}
+    for c in cats:
+        r, g = env_real.get(c, {}), env_gen.get(c, {})
+        rows[c] = {"n_real": r.get("n", 0), "n_generated": g.get("n", 0),
+                   "ceiling_recall": (ceiling or {}).get("recall", {}).get(c),
+                   "generated_recall": (generated or {}).get("recall", {}).get(c),
+                   **{f"real_{k}": r.get(k) for k in ("active_s", "span_s", "onsets_per_s", "decay_s")},
+                   **{f"generated_{k}": g.get(k) for k in ("active_s", "span_s", "onsets_per_s", "decay_s")}}
+    return rows
+
+
+def run_sfx(cfg: SfxEvalConfig) -> dict:
+    unknown = sorted(set(cfg.parts) - set(PARTS))
+    if unknown:
+        raise ConfigError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    if not (Path(cfg.corpus) / f"{cfg.heldout_split.split(',')[0]}.jsonl").is_file():
+        raise ConfigError(f"{cfg.corpus}: no {cfg.heldout_split}.jsonl (give the folder of `tonecraft corpus sfx`)")
+    torch.manual_seed(cfg.seed)
+    t_start = time.perf_counter()
+    res: dict = {"config": asdict(cfg), "versions": {"torch": torch.__version__}}
+    held = load_sfx_clips(cfg.corpus, cfg.heldout_split)
+    if not held:
+        raise ConfigError(f"{cfg.corpus}: no {cfg.heldout_split} clips with a caption and a category")
+    res["corpus"] = {"path": str(cfg.corpus), "heldout_split": cfg.heldout_split, "heldout_clips": len(held)}
+    model = None
+    lm_parts = {"ce", "probe", "envelope", "speed"} & set(cfg.parts)
+    if cfg.model and lm_parts:
+        _log(f"loading model {cfg.model}")
+        model = load_sfx_model(cfg.model, cfg.codec)
+        res["model"] = {"path": str(cfg.model), "name": getattr(model, "name", None),
+                        "sample_rate": model.sample_rate, "frame_rate": model.frame_rate,
+                        "lm_params": sum(p.numel() for p in model.lm.parameters())}
+    from .runner import evaluate_codec, load_eval_codec
+
+    codec = load_eval_codec(cfg.codec, model)
+
+    if "codec" in cfg.parts and codec is not None:
+        clips = stratified(held, cfg.max_clips, cfg.seed)
+        _log(f"codec vs Opus on {len(clips)} held-out clips")
+        t0 = time.perf_counter()
+        res["codec"] = evaluate_codec(codec, clips, cfg.opus_kbps, sample_rate=SAMPLE_RATE)
+        res["codec"]["seconds"] = time.perf_counter() - t0
+
+    if "ce" in cfg.parts and model is not None:
+        clips = stratified(held, cfg.max_clips, cfg.seed)
+        _log(f"LM cross-entropy on {len(clips)} held-out clips, captions vs empty prompt")
+        from .lm_ce import heldout_cross_entropy
+
+        t0 = time.perf_counter()
+        res["ce"] = heldout_cross_entropy(model, [c.path for c in clips], batch_size=cfg.batch_size,
+                                          cache=cfg.ce_cache)
+        res["ce"]["seconds"] = time.perf_counter() - t0
+
+    if {"probe", "envelope"} & set(cfg.parts):
+        _probe_and_envelope(cfg, res, held, model, codec)
+
+    if "speed" in cfg.parts and model is not None:
+        res["speed"] = []
+        for dtype in cfg.speed_dtypes:
+            _log(f"speed: {cfg.speed_seconds:g} s of sound, {dtype}, median of {cfg.speed_runs}")
+            res["speed"].append(time_generation(model, cfg.speed_seconds, cfg.speed_runs, dtype))
+    res["total_seconds"] = time.perf_counter() - t_start
+    return res
+
+
+def _probe_and_envelope(cfg: SfxEvalConfig, res: dict, held: list[Clip], model, codec) -> None:
+    real = stratified(load_sfx_clips(cfg.corpus, cfg.probe_splits), cfg.probe_clips, cfg.seed)
+    domain = "real clips through the codec" if codec is not None else "raw real clips"
+    _log(f"probe: features of {len(real)} real clips ({cfg.probe_splits}, {domain}, {cfg.duration:g} s window)")
+    t0 = time.perf_counter()
+    X, env_rows = _real_features(real, codec, cfg.duration)
+    labels = [category(c) for c in real]
+    probe, info = train_category_probe(X, labels, [source_group(c) for c in real], cfg.min_class_count, cfg.folds)
+    env_real = summarize_by_category(env_rows, labels)
+    res["probe"] = {"domain": domain, "splits": cfg.probe_splits, "window_s": cfg.duration, "real": info,
+                    "seconds": time.perf_counter() - t0}
+    res["envelope"] = {"window_s": cfg.duration, "real": env_real}
+    res["per_category"] = per_category(info.get("ceiling"), None, env_real, {})
+    if model is None:
+        return
+    known = set(probe.classes) if probe is not None else set(env_real)
+    captions = stratified([c for c in held if category(c) in known], cfg.max_clips, cfg.seed + 1)
+    _log(f"generating {cfg.seeds} x {len(captions)} clips of {cfg.duration:g} s from held-out captions")
+    audio, done, ginfo = generate_for_captions(model, captions, cfg)
+    res["generation"] = ginfo
+    feats = [clip_features(w.reshape(-1) if w.ndim == 1 else w.mean(0), model.sample_rate, cfg.duration)
+             for w in audio]
+    truth = [category(c) for c in done]
+    gen_rows = [e for _, e in feats]
+    res["envelope"]["generated"] = summarize_by_category(gen_rows, truth)
+    res["envelope"]["compare"] = {s: compare(env_real, gen_rows, truth, s)
+                                  for s in ("active_fraction", "span_s", "onsets_per_s", "decay_s")}
+    pred = probe.predict(np.stack([f for f, _ in feats])) if (probe is not None and feats) else [None] * len(done)
+    if probe is not None and feats:
+        res["probe"]["generated"] = clf.score(pred, truth, probe)
+    res["per_category"] = per_category(res["probe"]["real"].get("ceiling"), res["probe"].get("generated"),
+                                       env_real, res["envelope"]["generated"])
+    res["generated_clips"] = [{"caption_of": c.path, "description": c.description, "category": t,
+                               "predicted": p, **e} for c, t, p, e in zip(done, truth, pred, gen_rows)]

@@ -1,0 +1,83 @@
+"""The whole SFX evaluation (tonecraft.eval.sfx, bench/eval_sfx.py) on a tiny synthetic corpus with a tiny
+random 16 kHz codec + LM: every part runs and lands in the JSON and the markdown; bad input is one line."""
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+from helpers_sfx_eval import write_sfx_corpus
+from tonecraft.errors import ConfigError
+from tonecraft.eval.sfx import SfxEvalConfig, run_sfx
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "eval_sfx.py"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from tonecraft.eval.tiny import save_tiny_random_model
+
+    tmp = tmp_path_factory.mktemp("sfx_eval")
+    corpus = write_sfx_corpus(tmp / "corpus", {"train": 2, "valid": 6, "test": 6})
+    return corpus, save_tiny_random_model(tmp / "model", sample_rate=16_000), tmp
+
+
+def test_every_part_on_a_tiny_model(setup):
+    from tonecraft.eval.report import format_sfx_markdown
+
+    corpus, model, tmp = setup
+    cfg = SfxEvalConfig(corpus=str(corpus), model=str(model), max_clips=4, seeds=2, duration=1.0,
+                        min_class_count=3, folds=3, batch_size=4, speed_seconds=0.5, speed_runs=1,
+                        save_audio_dir=str(tmp / "audio"))
+    res = run_sfx(cfg)
+    codec = res["codec"]
+    assert codec["n_clips"] == 4 and codec["sample_rate"] == 16_000 and codec["codec"]["n_q"] == 2
+    assert "opus_6kbps" in codec or "opus_skipped" in codec
+    assert res["ce"]["n_clips"] == 4 and res["ce"]["ce_null"] > 0
+    ceiling = res["probe"]["real"]["ceiling"]
+    assert ceiling["n"] == 12 and set(ceiling["classes"]) == {"impact", "weather"}
+    assert ceiling["accuracy"] > 0.8  # even through a random codec, bursts and steady noise differ
+    gen = res["probe"]["generated"]
+    assert res["generation"]["n"] == gen["n"] == 8 and res["generation"]["seeds"] == 2
+    assert sorted(gen["truth_counts"].values()) == [4, 4] and gen["chance_uniform"] == 0.5
+    assert len(list((tmp / "audio").rglob("*.wav"))) == 8
+    assert set(res["per_category"]) == {"impact", "weather"}
+    assert res["per_category"]["weather"]["real_active_s"] == pytest.approx(1.0, abs=0.05)
+    assert res["envelope"]["compare"]["active_fraction"]["n"] == 8
+    assert len(res["generated_clips"]) == 8 and {"predicted", "active_s"} <= set(res["generated_clips"][0])
+    speed = res["speed"][0]
+    assert speed["seconds_of_audio"] == 0.5 and speed["wall_s"] > 0 and speed["target_s"] == 2.0
+    md = format_sfx_markdown(res)
+    for heading in ("Codec on held-out clips", "LM cross-entropy", "Category probe", "Per category",
+                    "Length-appropriateness", "Speed"):
+        assert heading in md, heading
+    assert "| impact |" in md and "generated from held-out captions" in md
+
+
+def test_codec_and_probe_ceiling_without_a_model(setup):
+    corpus, model, _ = setup
+    res = run_sfx(SfxEvalConfig(corpus=str(corpus), codec=str(model / "codec"), parts=["codec", "probe"],
+                                max_clips=2, duration=1.0, min_class_count=3, folds=3))
+    assert res["codec"]["n_clips"] == 2 and "ce" not in res and "generation" not in res
+    assert res["probe"]["domain"] == "real clips through the codec" and res["per_category"]["impact"]["n_real"] == 6
+
+
+def test_bad_input_is_one_line(setup, tmp_path, capsys):
+    corpus, _, _ = setup
+    with pytest.raises(ConfigError, match="unknown part"):
+        run_sfx(SfxEvalConfig(corpus=str(corpus), parts=["codec", "tempo"]))
+    main = runpy.run_path(str(BENCH))["main"]
+    assert main(["--corpus", str(tmp_path / "nothing"), "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "test.jsonl" in err and len(err.splitlines()) == 1
+
+
+def test_command_line_writes_json_and_markdown(setup, tmp_path):
+    corpus, _, _ = setup
+    main = runpy.run_path(str(BENCH))["main"]
+    out = tmp_path / "r.json"
+    assert main(["--corpus", str(corpus), "--model", "tiny-random", "--parts", "ce,probe", "--max-clips", "2",
+                 "--duration", "1", "--min-class-count", "3", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["config"]["model"] == "tiny-random" and res["generation"]["n"] == 2 and "speed" not in res
+    assert "Category probe" in (tmp_path / "r.md").read_text()
