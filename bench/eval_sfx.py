@@ -53,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--time-budget-min", type=float, default=None, help="stop generating after this many minutes")
     p.add_argument("--save-audio", default=None, help="folder for the generated clips")
     p.add_argument("--ce-cache", default=None, help="token cache of the held-out clips (default: encode them)")
+    p.add_argument("--ce-seconds", type=float, default=None,
+                   help="CE on the first N s of each clip (default: the model's window, its training segment; "
+                        "give the run's data.segment_duration for an LM checkpoint.pt)")
     p.add_argument("--speed-runs", type=int, default=3)
     p.add_argument("--speed-seconds", type=float, default=5.0)
     p.add_argument("--speed-dtype", nargs="+", default=["float32"], choices=["float32", "int8"])
@@ -85,7 +88,7 @@ def main(argv=None) -> int:
             opus_kbps=list(a.opus_kbps), batch_size=a.batch_size, seed=a.seed, top_k=a.top_k,
             temperature=a.temperature, cfg_coef=a.cfg_coef,
             time_budget_s=a.time_budget_min * 60 if a.time_budget_min else None, save_audio_dir=a.save_audio,
-            ce_cache=a.ce_cache, speed_seconds=a.speed_seconds, speed_runs=a.speed_runs,
+            ce_cache=a.ce_cache, ce_seconds=a.ce_seconds, speed_seconds=a.speed_seconds, speed_runs=a.speed_runs,
             speed_dtypes=list(a.speed_dtype))
         res = run_sfx(cfg)
     except TonecraftError as exc:

@@ -77,7 +77,8 @@ def test_command_line_writes_json_and_markdown(setup, tmp_path):
     main = runpy.run_path(str(BENCH))["main"]
     out = tmp_path / "r.json"
     assert main(["--corpus", str(corpus), "--model", "tiny-random", "--parts", "ce,probe", "--max-clips", "2",
-                 "--duration", "1", "--min-class-count", "3", "--out", str(out)]) == 0
+                 "--duration", "1", "--min-class-count", "3", "--ce-seconds", "0.5", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["config"]["model"] == "tiny-random" and res["generation"]["n"] == 2 and "speed" not in res
+    assert res["ce"]["segment_duration"] == 0.5
     assert "Category probe" in (tmp_path / "r.md").read_text()

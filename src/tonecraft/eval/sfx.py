@@ -56,6 +56,7 @@ class SfxEvalConfig:
     time_budget_s: float | None = None   # stop generating new batches after this long (reported)
     save_audio_dir: str | None = None
     ce_cache: str | None = None          # token cache of the held-out clips (else encoded into a temp folder)
+    ce_seconds: float | None = None      # CE on the first this many seconds of each clip; None: the model's window
     speed_seconds: float = 5.0
     speed_runs: int = 3
     speed_dtypes: list[str] = field(default_factory=lambda: ["float32"])
@@ -203,7 +204,7 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
         from .lm_ce import heldout_cross_entropy
 
         t0 = time.perf_counter()
-        res["ce"] = heldout_cross_entropy(model, [c.path for c in clips], batch_size=cfg.batch_size,
+        res["ce"] = heldout_cross_entropy(model, [c.path for c in clips], cfg.ce_seconds, cfg.batch_size,
                                           cache=cfg.ce_cache)
         res["ce"]["seconds"] = time.perf_counter() - t0
 
