@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the date label of generated files (provenance.labels) follows SOURCE_DATE_EPOCH: same seed, same bytes
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1764547200")
 
 
 def _stub_torchaudio() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import soundfile as sf
@@ -222,8 +223,11 @@ def save_audio(
     peak_headroom_db: float = 1.0,
     loudness_headroom_db: float = 14.0,
     subtype: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> Path:
     """Write [C, T] (or [T]) audio atomically; the format follows the file extension.
+
+    `tags` (soundfile names: title, artist, comment, software, date) are stored in the file (see `set_tags`).
 
     normalize:
       'peak'     -- scale so the peak sits `peak_headroom_db` below full scale (never boosts silence);
@@ -250,12 +254,45 @@ def save_audio(
         with atomic_path(path) as tmp:
             with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=data.shape[1], format=fmt,
                               subtype=subtype) as f:
+                set_tags(f, tags)
                 block = data.shape[0] if fmt in ("WAV", "FLAC", "AIFF") else int(_WRITE_BLOCK_SECONDS * sample_rate)
                 for start in range(0, data.shape[0], block):
                     f.write(np.ascontiguousarray(data[start : start + block]))
+            finish_tags(tmp, fmt, tags)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         raise library_write_error(path, exc) from None
     return path
+
+
+def set_tags(f: sf.SoundFile, tags: Mapping[str, str] | None) -> None:
+    """Text tags of a file being written, before its first frame: Vorbis comments (FLAC, Ogg), ID3 (MP3).
+    WAV files get theirs from `finish_tags` (libsndfile drops all WAV tags once one is long)."""
+    if tags and f.format != "WAV":
+        for name, value in tags.items():
+            setattr(f, name, str(value))
+
+
+def finish_tags(path: str | os.PathLike, fmt: str, tags: Mapping[str, str] | None) -> None:
+    """After a WAV file is written and closed: its LIST/INFO chunk (`riff.write_info`)."""
+    if tags and fmt == "WAV":
+        from .riff import write_info
+
+        write_info(path, tags)
+
+
+def read_tags(path: str | os.PathLike) -> dict[str, str]:
+    """Text tags of an audio file: LIST/INFO of a WAV, Vorbis comments / ID3 of the others ({} if none)."""
+    path = _existing_file(path)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            fmt, tags = f.format, f.copy_metadata()
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise _read_error(path, exc) from None
+    if fmt == "WAV":
+        from .riff import read_info
+
+        tags = read_info(path) or tags
+    return {k: v for k, v in tags.items() if v}
 
 
 def _loudness_db(wav: torch.Tensor, sample_rate: int) -> float:

@@ -197,3 +197,55 @@ def read_loop_points(path: str | os.PathLike) -> list[SampleLoop]:
     """The loops of `path`'s `smpl` chunk ([] when it has none)."""
     payload = read_chunk(path, "smpl")
     return [] if payload is None else parse_smpl(payload)
+
+
+# --- the `LIST`/`INFO` chunk (text labels) ----------------------------------------------------------------
+
+# soundfile's tag names -> RIFF INFO ids (what libsndfile and most players use)
+INFO_IDS = {"title": "INAM", "artist": "IART", "comment": "ICMT", "software": "ISFT", "date": "ICRD",
+            "genre": "IGNR", "copyright": "ICOP", "album": "IPRD"}
+
+
+def info_payload(tags: tp.Mapping[str, str]) -> bytes:
+    """A `LIST` payload ("INFO" + one NUL-terminated UTF-8 sub-chunk per tag) from soundfile-style tag names.
+    Written by us rather than libsndfile because libsndfile drops every WAV tag once one is longer than a
+    few kB (a JSON comment with a long prompt)."""
+    out = b"INFO"
+    for name, value in tags.items():
+        if name not in INFO_IDS:
+            raise AudioError(f"no RIFF INFO field for tag {name!r}; use one of {', '.join(INFO_IDS)}")
+        data = str(value).encode("utf-8", "replace") + b"\0"
+        out += INFO_IDS[name].encode("ascii") + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
+    return out
+
+
+def parse_info(payload: bytes) -> dict[str, str]:
+    """Tags (soundfile names, or the raw 4-character id for others) of a `LIST` payload; {} unless it is INFO."""
+    if payload[:4] != b"INFO":
+        return {}
+    names = {v: k for k, v in INFO_IDS.items()}
+    tags, pos = {}, 4
+    while pos + 8 <= len(payload):
+        cid, size = struct.unpack_from("<4sI", payload, pos)
+        data = payload[pos + 8:pos + 8 + size]
+        key = cid.decode("latin-1")
+        tags[names.get(key, key)] = data.split(b"\0", 1)[0].decode("utf-8", "replace")
+        pos += 8 + size + (size & 1)
+    return tags
+
+
+def read_info(path: str | os.PathLike) -> dict[str, str]:
+    """The LIST/INFO tags of a WAV file ({} when it has none)."""
+    for chunk in list_chunks(path):
+        if chunk.id == "LIST":
+            with open(path, "rb") as f:
+                f.seek(chunk.data_offset)
+                tags = parse_info(f.read(chunk.size))
+            if tags:
+                return tags
+    return {}
+
+
+def write_info(path: str | os.PathLike, tags: tp.Mapping[str, str]) -> Path:
+    """Replace `path`'s LIST/INFO chunk (or add one before `data`) with `tags`."""
+    return set_chunk(path, "LIST", info_payload(tags), before="data")

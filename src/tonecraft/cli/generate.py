@@ -69,6 +69,9 @@ def add_arguments(p: argparse.ArgumentParser, default_model: str | None = None) 
                    help="write audio while it is generated (into a temp file next to OUTPUT, renamed at the end; "
                         "or raw little-endian float32 interleaved samples to stdout with -o -). No normalisation")
     p.add_argument("--chunk", type=float, default=1.0, help="with --stream: seconds per written chunk")
+    p.add_argument("--no-watermark", dest="watermark", action="store_false",
+                   help="do not watermark the output (it is watermarked by default; the labels in the file say "
+                        "which); see `tonecraft detect`")
     p.add_argument("--normalize", choices=("loudness", "peak", "none"), default="loudness",
                    help="output level strategy (audiocraft's demos use loudness)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda if available)")
@@ -273,43 +276,51 @@ def run(args: argparse.Namespace) -> int:
         kw.update(prompt=prompt[0], prompt_sample_rate=prompt[1], drop_prompt=args.drop_prompt)
     if melody is not None:
         kw.update(melody_wavs=[melody[0]], melody_sample_rate=melody[1])
+    from ..models.output import Provenance
+
+    info = Provenance(model=model_name, prompt=text, seed=args.seed, params=model.generation_params(),
+                      watermark=getattr(args, "watermark", True))
     if args.stream:
-        return _stream(model, text, args, kw)
+        return _stream(model, text, args, kw, info)
     wavs = model.generate_request([text] * args.num_samples, **kw)
     for wav, path in zip(wavs, paths):
-        _save_or_keep(path, wav.cpu(), model.sample_rate, args.normalize)
+        _save_or_keep(path, wav.cpu(), model.sample_rate, args.normalize, info)
         print(path)
     return 0
 
 
-def _save_or_keep(path: Path, wav, sample_rate: int, normalize: str) -> None:
-    """Write one generated clip; if that fails now (disk full, folder removed meanwhile), keep the audio in
-    a fresh temp folder and say where, rather than losing the generation."""
-    from .. import audio
+def _save_or_keep(path: Path, wav, sample_rate: int, normalize: str, info=None) -> None:
+    """Write one generated clip (watermarked and labelled: `models.output.save_generated`); if that fails now
+    (disk full, folder removed meanwhile), keep the audio in a fresh temp folder and say where, rather than
+    losing the generation."""
     from ..errors import AudioError, OutputError
     from ..fileio import rescue_path
+    from ..models.output import save_generated
 
     try:
-        audio.save_audio(path, wav, sample_rate, normalize=normalize)
+        save_generated(path, wav, sample_rate, info, normalize=normalize)
     except (OutputError, AudioError) as exc:
         kept = rescue_path(path).with_suffix(".wav")
         try:
-            audio.save_audio(kept, wav, sample_rate, normalize=normalize)
+            save_generated(kept, wav, sample_rate, info, normalize=normalize)
         except (OutputError, AudioError):
             raise exc from None
         raise OutputError(f"{exc}; the generated audio was kept in {kept}") from None
 
 
-def _stream(model, text, args, kw) -> int:
-    """Write chunks as they come: raw float32 to stdout (-o -) or a temp file renamed to OUTPUT at the end."""
+def _stream(model, text, args, kw, info) -> int:
+    """Write chunks as they come: raw float32 to stdout (-o -) or a temp file renamed to OUTPUT at the end.
+    Chunks are watermarked as they pass (`models.output.marked_stream`: a lag of ~3 s), labels set first."""
     import soundfile as sf
 
     from .. import audio
     from ..fileio import atomic_path, library_write_error
+    from ..models.output import marked_stream
 
     # closing(): an error or a signal in the consumer stops and joins the sampling thread at once (a thread
     # left running at interpreter exit aborted the process: "terminate called without an active exception")
-    with closing(model.generate_stream(text, chunk_seconds=args.chunk, **kw)) as chunks:
+    with closing(model.generate_stream(text, chunk_seconds=args.chunk, **kw)) as raw:
+        chunks, tags = marked_stream(raw, model.sample_rate, info)
         if args.output == "-":
             return _stream_stdout(chunks)
         path = Path(args.output)
@@ -318,9 +329,11 @@ def _stream(model, text, args, kw) -> int:
             with atomic_path(path) as part:  # a unique temp name per run: concurrent runs never share it
                 with sf.SoundFile(str(part), "w", samplerate=model.sample_rate, channels=model.audio_channels,
                                   format=fmt, subtype=subtype) as f:
+                    audio.set_tags(f, tags)
                     for chunk in chunks:
                         f.write(chunk.float().clamp(-1, 1).T.contiguous().cpu().numpy())
                         f.flush()
+                audio.finish_tags(part, fmt, tags)
         except (sf.LibsndfileError, RuntimeError) as exc:  # e.g. disk full inside libsndfile
             raise library_write_error(path, exc) from None
     print(path)

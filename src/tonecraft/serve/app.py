@@ -3,7 +3,7 @@
     app = create_app(ServeConfig(data_dir, {"tonecraft-default": model}))   # then uvicorn.run(app, ...)
 
 Routes: /health, /v1/models, /v1/jobs (POST, GET history), /v1/jobs/{id} (GET, DELETE = cancel or remove),
-/v1/jobs/{id}/events (SSE), /v1/jobs/{id}/audio/{k}, /v1/jobs/{id}/stream (WAV while generating),
+/v1/jobs/{id}/events (SSE), /v1/jobs/{id}/audio/{k}, /v1/jobs/{id}/stream?variant=k (WAV while generating),
 /v1/uploads, and the page at / with its assets under /static (all local).
 """
 from __future__ import annotations
@@ -21,9 +21,10 @@ from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..audio import load_audio, resample, save_audio
+from ..audio import load_audio, read_tags, resample, save_audio
 from ..models.params import GenerationParams
 from . import uploads
+from .cleanup import Janitor
 from .jobs import JobManager, QueueFull, extend_stride
 from .schemas import AudioFormat, JobRequest, Problem, error_response, install_error_handlers
 from .store import TERMINAL, Store
@@ -42,6 +43,8 @@ class ServeConfig:
     token: str | None = None
     max_queue: int = 32
     max_duration: float = 120.0
+    upload_ttl: float = 24 * 3600.0  # seconds an upload no job references is kept
+    max_disk_bytes: int | None = None  # refuse new uploads and jobs (507) while the data folder is this big
 
 
 def model_info(name: str, model) -> dict:
@@ -58,20 +61,23 @@ def create_app(config: ServeConfig) -> FastAPI:
     (data_dir / "uploads").mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "tonecraft.db")
     manager = JobManager(store, data_dir, config.models, config.max_queue)
+    janitor = Janitor(store, data_dir, config.upload_ttl, config.max_disk_bytes)
     infos = {name: model_info(name, m) | {"max_duration": config.max_duration} for name, m in config.models.items()}
 
     @asynccontextmanager
     async def lifespan(app):
         manager.start()
+        janitor.start()
         try:
             yield
         finally:
+            janitor.close()
             manager.close()
             store.close()
 
     app = FastAPI(title="tonecraft", description="Local music and sound-effect generation.", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
-    app.state.manager, app.state.store = manager, store
+    app.state.manager, app.state.store, app.state.janitor = manager, store, janitor
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -129,32 +135,65 @@ def create_app(config: ServeConfig) -> FastAPI:
         name = req.model or next(iter(config.models))
         if name not in config.models:
             raise Problem(400, f"unknown model {name!r}; loaded: {', '.join(config.models)}")
-        if req.duration > config.max_duration:
-            raise Problem(400, f"duration {req.duration} s is above this server's {config.max_duration:.0f} s limit")
         model = config.models[name]
-        if round(req.duration * model.frame_rate) < 1:
-            raise Problem(400, f"duration {req.duration} s is shorter than one frame of {name}")
-        GenerationParams(duration=req.duration, top_k=req.top_k, top_p=req.top_p, temperature=req.temperature,
-                         cfg_coef=req.cfg, extend_stride=extend_stride(model)).validate(model.max_duration)
         params = req.model_dump()
         params["model"] = name
-        if req.melody is not None:
-            if not infos[name]["capabilities"]["melody"]:
-                raise Problem(400, f"{name} is not a melody model: it cannot follow a melody")
-            params["melody_file"] = str(upload_path(req.melody))
-        if req.continuation is not None:
-            up = store.upload(req.continuation) or {}
-            params["continuation_file"] = str(upload_path(req.continuation))
-            if up["seconds"] >= req.duration:
-                raise Problem(400, f"the continuation audio is {up['seconds']:.1f} s: the duration (which counts "
-                                   f"it) must be longer")
-        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
-        try:
-            job_id = manager.submit(name, params, seed, req.n)
-        except QueueFull:
-            raise Problem(429, f"the queue is full ({config.max_queue} jobs waiting); try again later",
-                          {"Retry-After": "10"}) from None
+        with janitor.lock:  # an upload checked here cannot expire before the job that references it is stored
+            clip = upload_seconds(req.continuation)
+            if req.segments is not None:
+                check_segments(req, name, model)
+                params.update(prompt=req.segments[0].prompt, duration=sum(s.duration for s in req.segments) + clip)
+                if len(req.segments) == 1:  # one segment is a plain job (its duration counts the clip)
+                    params["segments"] = None
+            elif req.continuation is not None and clip >= req.duration:
+                raise Problem(400, f"the continuation audio is {clip:.1f} s: the duration (which counts it) must "
+                                   f"be longer")
+            duration = params["duration"]
+            what = "the segments' total" if req.segments else "duration"
+            if duration > config.max_duration:
+                raise Problem(400, f"{what} {duration:g} s is above this server's {config.max_duration:.0f} s limit")
+            if round(duration * model.frame_rate) < 1:
+                raise Problem(400, f"duration {duration} s is shorter than one frame of {name}")
+            GenerationParams(duration=duration, top_k=req.top_k, top_p=req.top_p, temperature=req.temperature,
+                             cfg_coef=req.cfg, extend_stride=extend_stride(model)).validate(model.max_duration)
+            if req.melody is not None:
+                if not infos[name]["capabilities"]["melody"]:
+                    raise Problem(400, f"{name} is not a melody model: it cannot follow a melody")
+                params["melody_file"] = str(upload_path(req.melody))
+            if req.continuation is not None:
+                params["continuation_file"] = str(upload_path(req.continuation))
+            check_disk()
+            seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
+            try:
+                job_id = manager.submit(name, params, seed, req.n)
+            except QueueFull:
+                raise Problem(429, f"the queue is full ({config.max_queue} jobs waiting); try again later",
+                              {"Retry-After": "10"}) from None
         return {"id": job_id, "status": "queued", "seed": seed, "url": f"/v1/jobs/{job_id}"}
+
+    def check_segments(req: JobRequest, name: str, model) -> None:
+        if req.model_fields_set & {"prompt", "duration"}:
+            raise Problem(400, "give either prompt and duration, or segments (each with its own prompt and duration)")
+        if req.melody is not None and len(req.segments) > 1:
+            raise Problem(400, "a melody cannot be combined with several segments (each later segment would "
+                               "restart it)")
+        for i, seg in enumerate(req.segments, 1):
+            if round(seg.duration * model.frame_rate) < 1:
+                raise Problem(400, f"segment {i}: duration {seg.duration:g} s is shorter than one frame of {name}")
+
+    def upload_seconds(upload_id: str | None) -> float:
+        if upload_id is None:
+            return 0.0
+        up = store.upload(upload_id)
+        if up is None:
+            raise Problem(400, f"no upload {upload_id!r} (POST the audio to /v1/uploads first)")
+        return up["seconds"]
+
+    def check_disk() -> None:
+        used = janitor.over_cap()
+        if used is not None:
+            raise Problem(507, f"the data folder holds {used / 2**20:.0f} MiB, at its "
+                               f"{config.max_disk_bytes / 2**20:.0f} MiB cap: delete old jobs first")
 
     def upload_path(upload_id: str) -> Path:
         up = store.upload(upload_id)
@@ -175,11 +214,10 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.delete("/v1/jobs/{job_id}")
     def delete(job_id: str):
-        """Cancel a queued or running job; delete a finished one and its files."""
+        """Cancel a queued or running job; delete a finished one, its files and the uploads only it used."""
         job = get_job(job_id)
         if job["status"] in TERMINAL:
-            manager.delete(job_id)
-            return {"id": job_id, "deleted": True}
+            return {"id": job_id, "deleted": True, "uploads_deleted": janitor.delete_job(job_id)}
         manager.cancel(job_id)
         return JSONResponse({"id": job_id, "status": "cancelling"}, status_code=202)
 
@@ -229,27 +267,31 @@ def create_app(config: ServeConfig) -> FastAPI:
             wav, sr = load_audio(wav_path)
             if fmt in ("mp3", "ogg") and sr < 8000:  # these codecs need ordinary rates
                 wav, sr = resample(wav, sr, 16000), 16000
-            save_audio(path, wav, sr, normalize="none")
+            save_audio(path, wav, sr, normalize="none", tags=read_tags(wav_path))  # the labels travel along
         return FileResponse(path, media_type=MEDIA[fmt], filename=f"tonecraft-{job_id}-{k}.{fmt}")
 
     @app.get("/v1/jobs/{job_id}/stream")
-    async def stream_audio(job_id: str):
-        """Variant 0 as a WAV that grows while the job runs (open-ended header; browsers play it at once)."""
+    async def stream_audio(job_id: str, variant: int = Query(0, ge=0, description="which of the n variants")):
+        """A variant as a WAV that grows while the job runs (open-ended header; browsers play it at once);
+        once the job is done, its WAV file."""
         job = get_job(job_id)
+        if variant >= job["n"]:
+            raise Problem(404, f"job {job_id} has variants 0..{job['n'] - 1}")
         live = manager.live.get(job_id)
         if live is None:
             job = get_job(job_id)
             if job["status"] == "done":
-                return FileResponse(manager.audio_path(job_id, 0), media_type="audio/wav")
+                return FileResponse(manager.audio_path(job_id, variant), media_type="audio/wav")
             raise Problem(409, f"job {job_id} is {job['status']}: no audio")
+        parts = live.chunks[variant]
 
         async def chunks():
             yield wav_header(live.sample_rate, live.channels)
             sent = 0
             while True:
-                if sent < len(live.chunks):
+                if sent < len(parts):
                     sent += 1
-                    yield live.chunks[sent - 1]
+                    yield parts[sent - 1]
                 elif live.finished:
                     return
                 else:
@@ -260,6 +302,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.post("/v1/uploads", status_code=201)
     def upload(file: UploadFile = File(...)):
         """Reference audio for `melody` / `continuation` (decoded and checked before it is accepted)."""
+        check_disk()
         try:
             data = read_capped(file.file)
             return accept_upload(store, data_dir / "uploads", file.filename, data)

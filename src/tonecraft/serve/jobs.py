@@ -3,7 +3,8 @@
 A job's `n` variants are one batch of `generate_stream`, so the worker sees audio as it is produced: it
 measures progress and ETA, feeds live listeners (`/stream`) and polls the cancel flag after every decoding
 step (the `cancelled` hook), so a cancelled running job stops within one step and frees the worker.
-Finished variants are written as WAV through `audio.save_audio` (atomic, loudness-normalised).
+Finished variants are written as WAV through `models.output.save_generated` (atomic, loudness-normalised,
+watermarked unless the job says `watermark: false`, labelled with model, prompt, seed and parameters).
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import torch
 
-from ..audio import load_audio, save_audio
+from ..audio import load_audio
 from ..errors import TonecraftError
 from ..models.frames import GenerationCancelled
+from ..models.output import Provenance, save_generated
+from .segments import generate_piece, job_segments
 from .store import TERMINAL, Store
 
 CHUNK_SECONDS = 0.25
@@ -30,12 +33,20 @@ class QueueFull(Exception):
 
 @dataclass
 class LiveAudio:
-    """PCM16 chunks of variant 0 while a job runs (read by `/stream` requests, which keep a reference)."""
+    """PCM16 chunks of every variant while a job runs (read by `/stream` requests, which keep a reference)."""
 
     channels: int
     sample_rate: int
-    chunks: list[bytes] = field(default_factory=list)
+    n: int = 1
+    chunks: list[list[bytes]] = field(default_factory=list)  # chunks[k]: variant k's chunks so far
     finished: bool = False
+
+    def __post_init__(self):
+        self.chunks = [[] for _ in range(self.n)]
+
+    @classmethod
+    def of(cls, model, n: int) -> "LiveAudio":
+        return cls(model.audio_channels, model.sample_rate, n)
 
 
 @dataclass
@@ -70,7 +81,7 @@ class JobManager:
             if job["model"] in self.slots:
                 slot = self.slots[job["model"]]
                 slot.queue.append(job["id"])
-                self.live[job["id"]] = LiveAudio(slot.model.audio_channels, slot.model.sample_rate)
+                self.live[job["id"]] = LiveAudio.of(slot.model, job["n"])
             else:
                 store.update_job(job["id"], status="failed", finished=time.time(),
                                  error=f"model {job['model']!r} is not loaded by this server")
@@ -107,7 +118,7 @@ class JobManager:
                 raise QueueFull()
             job_id = new_id("j")
             self.store.add_job(job_id, model_name, params, seed, n)
-            self.live[job_id] = LiveAudio(slot.model.audio_channels, slot.model.sample_rate)
+            self.live[job_id] = LiveAudio.of(slot.model, n)
             with slot.wake:
                 slot.queue.append(job_id)
                 slot.wake.notify()
@@ -123,12 +134,6 @@ class JobManager:
                     self._end_live(job_id)
                     return
         self.cancelled.add(job_id)
-
-    def delete(self, job_id: str) -> None:
-        """Remove a finished job and its files."""
-        self.store.delete_job(job_id)
-        for path in self.audio_dir.glob(f"{job_id}_*"):
-            path.unlink(missing_ok=True)
 
     def describe(self, job: dict) -> dict:
         """The job row plus live fields: queue position, progress, ETA, timings."""
@@ -209,39 +214,54 @@ class JobManager:
         p, model = job["params"], slot.model
         started = time.time()
         self.store.update_job(job_id, status="running", started=started, sample_rate=model.sample_rate)
-        model.set_generation_params(duration=p["duration"], top_k=p["top_k"], top_p=p["top_p"],
-                                    temperature=p["temperature"], cfg_coef=p["cfg"],
-                                    extend_stride=extend_stride(model))
-        extra, total = {}, p["duration"]
+        stride = extend_stride(model)
+
+        def configure(duration: float) -> None:
+            model.set_generation_params(duration=duration, top_k=p["top_k"], top_p=p["top_p"],
+                                        temperature=p["temperature"], cfg_coef=p["cfg"], extend_stride=stride)
+
+        segments = job_segments(p)
+        expected_s, prompt, extra = sum(s.seconds for s in segments), None, {}
         if p.get("continuation_file"):
             wav, sr = load_audio(p["continuation_file"])
-            extra.update(prompt=wav, prompt_sample_rate=sr, drop_prompt=bool(p.get("drop_prompt")))
-            if p.get("drop_prompt"):
-                total -= wav.shape[-1] / sr
+            prompt, clip_s = (wav, sr), wav.shape[-1] / sr
+            if len(segments) > 1 and not p.get("drop_prompt"):
+                expected_s += clip_s  # segment durations are new audio
+            elif len(segments) == 1 and p.get("drop_prompt"):
+                expected_s -= clip_s  # a plain job's duration counts the clip
         if p.get("melody_file"):
             wav, sr = load_audio(p["melody_file"])
             extra.update(melody_wavs=wav, melody_sample_rate=sr)
-        texts = [p["prompt"] or None] * job["n"]
-        stream = model.generate_stream(texts, chunk_seconds=CHUNK_SECONDS, seed=job["seed"],
-                                       cancelled=lambda: job_id in self.cancelled or self.closing, **extra)
-        expected = max(1, int(total * model.sample_rate))
+        generator = torch.Generator(device=model.device).manual_seed(job["seed"])
+        stream = generate_piece(model, segments, job["n"], configure, generator=generator, stride=stride,
+                                chunk_seconds=CHUNK_SECONDS, prompt=prompt, drop_prompt=bool(p.get("drop_prompt")),
+                                cancelled=lambda: job_id in self.cancelled or self.closing, **extra)
+        expected = max(1, int(expected_s * model.sample_rate))
         parts, got, live = [], 0, self.live.get(job_id)
         for chunk in stream:  # [B, C, n]
-            chunk = chunk.detach().cpu().float()
             if not parts:
                 self.store.update_job(job_id, first_audio=time.time())
             parts.append(chunk)
             got += chunk.shape[-1]
             self.progress[job_id] = min(0.99, got / expected)
             if live is not None:
-                live.chunks.append(pcm16(chunk[0]))
+                for k in range(chunk.shape[0]):
+                    live.chunks[k].append(pcm16(chunk[k]))
         audio = torch.cat(parts, dim=-1)
+        info = Provenance(model=job["model"], prompt=p["prompt"], seed=job["seed"], params=generation_labels(p),
+                          watermark=bool(p.get("watermark", True)))
         for k in range(job["n"]):
-            save_audio(self.audio_path(job_id, k), audio[k], model.sample_rate, normalize="loudness")
+            save_generated(self.audio_path(job_id, k), audio[k], model.sample_rate, info)
         finished = time.time()
         seconds = audio.shape[-1] / model.sample_rate
         slot.seconds_per_second = (finished - started) / max(seconds, 1e-3)
         self.store.update_job(job_id, status="done", progress=1.0, finished=finished, seconds=seconds)
+
+
+def generation_labels(p: dict) -> dict:
+    """The parameters a file's labels record (not the server's file paths)."""
+    keys = ("duration", "top_k", "top_p", "temperature", "cfg", "segments")
+    return {k: p[k] for k in keys if p.get(k) is not None}
 
 
 def extend_stride(model) -> float:

@@ -14,9 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import TonecraftError
+from .segments import MAX_SEGMENTS
 
 MAX_SEED = 2**63 - 1  # SQLite INTEGER
 AudioFormat = Literal["wav", "flac", "ogg", "mp3"]
+
+
+class SegmentRequest(BaseModel):
+    """One part of a multi-prompt piece: its prompt and the seconds of new audio it adds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field("", max_length=2000, description="text prompt of this part; empty = unconditional")
+    duration: float = Field(gt=0, allow_inf_nan=False, description="seconds of new audio")
 
 
 class JobRequest(BaseModel):
@@ -37,6 +47,12 @@ class JobRequest(BaseModel):
     melody: str | None = Field(None, max_length=64, description="upload id: melody reference (melody models)")
     continuation: str | None = Field(None, max_length=64, description="upload id: audio to continue")
     drop_prompt: bool = Field(False, description="with continuation: return only the new part")
+    segments: list[SegmentRequest] | None = Field(
+        None, min_length=1, max_length=MAX_SEGMENTS,
+        description="multi-prompt piece: parts generated in order as one clip, each continuing the audio so far "
+                    "with its own prompt (replaces prompt and duration; the total is limited like duration)")
+    watermark: bool = Field(True, description="watermark the audio (see `tonecraft detect`); false: not marked, "
+                                              "and the file's labels say so")
 
 
 class Problem(Exception):
