@@ -5,6 +5,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+import torch
 
 from helpers_sfx_eval import write_sfx_corpus
 from tonecraft.errors import ConfigError
@@ -29,6 +30,7 @@ def test_every_part_on_a_tiny_model(setup):
     cfg = SfxEvalConfig(corpus=str(corpus), model=str(model), max_clips=4, seeds=2, duration=1.0,
                         min_class_count=3, folds=3, batch_size=4, speed_seconds=0.5, speed_runs=1,
                         save_audio_dir=str(tmp / "audio"))
+    threads = torch.get_num_threads()
     res = run_sfx(cfg)
     codec = res["codec"]
     assert codec["n_clips"] == 4 and codec["sample_rate"] == 16_000 and codec["codec"]["n_q"] == 2
@@ -47,6 +49,7 @@ def test_every_part_on_a_tiny_model(setup):
     assert len(res["generated_clips"]) == 8 and {"predicted", "active_s"} <= set(res["generated_clips"][0])
     speed = res["speed"][0]
     assert speed["seconds_of_audio"] == 0.5 and speed["wall_s"] > 0 and speed["target_s"] == 2.0
+    assert 0 < speed["cpu_s"] and speed["threads"] == 1 and torch.get_num_threads() == threads
     md = format_sfx_markdown(res)
     for heading in ("Codec on held-out clips", "LM cross-entropy", "Category probe", "Per category",
                     "Length-appropriateness", "Speed"):

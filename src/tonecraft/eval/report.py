@@ -152,7 +152,8 @@ def format_sfx_markdown(res: dict) -> str:
                 f"{g['seconds']:.0f} s, cfg {g['cfg_coef']}, top_k {g['top_k']}"
                 + (f"; {g['stopped']}" if g.get("stopped") else ""), ""]
     for s in res.get("speed", []):
-        out += [f"**Speed**: {s['seconds_of_audio']:g} s of sound in {s['wall_s']:.2f} s wall ({s['dtype']}, "
+        out += [f"**Speed**: {s['seconds_of_audio']:g} s of sound in {s['wall_s']:.2f} s wall, "
+                f"{_f(s.get('cpu_s'))} s CPU ({s['dtype']}, "
                 f"{s['threads']} thread(s), median of {len(s['runs'])}; target <= {s['target_s']:g} s: "
                 f"{'met' if s['meets_target'] else 'not met'}; "
                 f"load average {_f((s.get('load_average') or [None])[0])})", ""]
