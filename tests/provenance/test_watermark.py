@@ -56,7 +56,7 @@ def _mp3(wav, sr, tmp_path):
 
 
 @pytest.mark.parametrize("attack", ["resample 16k", "resample 44.1k", "gain -6", "gain +6", "crop 3 s",
-                                    "noise 20 dB", "mp3 128k"])
+                                    "noise 20 dB", "speed +1 %", "mp3 128k"])
 def test_survives_attacks(marked_music, attack, tmp_path):
     _, marked = marked_music
     sr = 32000
@@ -69,6 +69,10 @@ def test_survives_attacks(marked_music, attack, tmp_path):
     elif attack == "crop 3 s":
         start = int(np.random.default_rng(3).integers(0, marked.shape[-1] - 3 * sr))
         wav = marked[:, start:start + 3 * sr]
+    elif attack == "speed +1 %":  # pitch and tempo, as a tape played 1 % fast
+        import soxr
+
+        wav = torch.from_numpy(soxr.resample(marked.numpy().T, 32000 * 1.01, 32000).T.copy())
     elif attack == "noise 20 dB":
         n = torch.from_numpy(np.random.default_rng(4).standard_normal(marked.shape)).float()
         wav = marked + n * marked.pow(2).mean().sqrt() / 10
@@ -78,6 +82,7 @@ def test_survives_attacks(marked_music, attack, tmp_path):
         wav, sr = _mp3(marked, sr, tmp_path)
     found = detect(wav, sr, windows=False)
     assert found.watermarked, f"{attack}: score {found.score:.1f}"
+    assert found.speed == (1.01 if attack.startswith("speed") else 1.0)
     assert found.payload == PAYLOAD
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..audio import check_sample_rate
+from ..audio import check_sample_rate, resample
 from . import ecc
 from .payload import N_BITS, Payload
 from .scheme import (BIN_LO, CHIPS, HOP, MIN_SECONDS, N_BINS, N_CODED, OWNER, PAYLOAD_THRESHOLD, RATE, SYNC,
@@ -105,9 +105,10 @@ class Detection:
     windows: list[Window]
     seconds: float
     message: str | None = None
+    speed: float = 1.0          # the playback speed change the mark was found at (1.0: none)
 
     def as_dict(self) -> dict:
-        return {"watermarked": self.watermarked, "score": round(self.score, 2),
+        return {"watermarked": self.watermarked, "score": round(self.score, 2), "speed": self.speed,
                 "payload": self.payload.describe() if self.payload else None,
                 "windows": [vars(w) | {"score": round(w.score, 2)} for w in self.windows],
                 "seconds": round(self.seconds, 3), "message": self.message}
@@ -121,6 +122,9 @@ def _analyse(whitened: dict[int, np.ndarray], start: int, stop: int) -> Alignmen
         for parity in range(TILE_FRAMES):
             sets.append((offset, parity, _tiles(part, parity)))
     return _search(sets)
+
+
+SPEEDS = (1.0, 1.01, 0.99, 1.02, 0.98)  # playback speed changes searched (each shifts pitch and tempo)
 
 
 def _decide(al: Alignment | None) -> tuple[bool, Payload | None]:
@@ -140,10 +144,20 @@ def detect(wav: torch.Tensor, sample_rate: int, windows: bool = True) -> Detecti
         return Detection(False, 0.0, None, [], seconds, too_short_message(seconds))
     if not np.any(np.abs(x16) > 1e-6):
         return Detection(False, 0.0, None, [], seconds, "silent: silence cannot carry the watermark")
-    whitened = {off: _whitened(x16, off) for off in (0, HOP // 2)}
-    n_frames = min(w.shape[1] for w in whitened.values())
-    best = _analyse(whitened, 0, n_frames)
-    found, payload = _decide(best)
+    for speed in SPEEDS:  # the file as is first; other speeds only when that finds nothing
+        # audio played `speed` times faster is undone by resampling it to `speed` times more samples
+        x = x16 if speed == 1.0 else resample(torch.from_numpy(x16), RATE, round(RATE * speed)).double().numpy()
+        whitened = {off: _whitened(x, off) for off in (0, HOP // 2)}
+        n_frames = min(w.shape[1] for w in whitened.values())
+        best = _analyse(whitened, 0, n_frames)
+        found, payload = _decide(best)
+        if found:
+            break
+    if not found:  # report (and localise) at the file's own speed
+        speed, whitened = 1.0, {off: _whitened(x16, off) for off in (0, HOP // 2)}
+        n_frames = min(w.shape[1] for w in whitened.values())
+        best = _analyse(whitened, 0, n_frames)
+        found, payload = _decide(best)
     score = best.score if best else 0.0
     out_windows = []
     win = int(round(WINDOW_S * RATE / HOP))
@@ -151,12 +165,12 @@ def detect(wav: torch.Tensor, sample_rate: int, windows: bool = True) -> Detecti
         for start in range(0, n_frames - win + 1, win // 2):
             al = _analyse(whitened, start, start + win)
             ok, p = _decide(al)
-            out_windows.append(Window(round(start * HOP / RATE, 3), round((start + win) * HOP / RATE, 3),
-                                      al.score if al else 0.0, ok))
+            out_windows.append(Window(round(start * HOP / RATE / speed, 3),
+                                      round((start + win) * HOP / RATE / speed, 3), al.score if al else 0.0, ok))
             if ok and not found:
                 found, score, payload = True, al.score, p
             elif ok and payload is None:
                 payload = p
     elif windows:
         out_windows.append(Window(0.0, round(seconds, 3), score, found))
-    return Detection(found, score, payload, out_windows, seconds)
+    return Detection(found, score, payload, out_windows, seconds, speed=speed)
