@@ -144,20 +144,20 @@ def detect(wav: torch.Tensor, sample_rate: int, windows: bool = True) -> Detecti
         return Detection(False, 0.0, None, [], seconds, too_short_message(seconds))
     if not np.any(np.abs(x16) > 1e-6):
         return Detection(False, 0.0, None, [], seconds, "silent: silence cannot carry the watermark")
-    for speed in SPEEDS:  # the file as is first; other speeds only when that finds nothing
+    chosen = None
+    for speed in SPEEDS:  # the file as is first; other speeds unless that found the mark and its payload
         # audio played `speed` times faster is undone by resampling it to `speed` times more samples
         x = x16 if speed == 1.0 else resample(torch.from_numpy(x16), RATE, round(RATE * speed)).double().numpy()
         whitened = {off: _whitened(x, off) for off in (0, HOP // 2)}
         n_frames = min(w.shape[1] for w in whitened.values())
         best = _analyse(whitened, 0, n_frames)
         found, payload = _decide(best)
-        if found:
+        rank = (found, payload is not None, best.score if best else 0.0)
+        if chosen is None or (found and rank > chosen[0]):
+            chosen = (rank, speed, whitened, n_frames, best, found, payload)
+        if found and payload is not None:
             break
-    if not found:  # report (and localise) at the file's own speed
-        speed, whitened = 1.0, {off: _whitened(x16, off) for off in (0, HOP // 2)}
-        n_frames = min(w.shape[1] for w in whitened.values())
-        best = _analyse(whitened, 0, n_frames)
-        found, payload = _decide(best)
+    _, speed, whitened, n_frames, best, found, payload = chosen
     score = best.score if best else 0.0
     out_windows = []
     win = int(round(WINDOW_S * RATE / HOP))
