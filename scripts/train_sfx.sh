@@ -44,9 +44,9 @@ run_capped "${CODEC_MINUTES:-}" $TC train codec -c configs/sfx_codec.yaml $(resu
   run.out_dir="$CODEC_RUN" run.steps="$CODEC_STEPS" data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
 $TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
 
-# 3. token caches (splits are held out by source file); short sounds are followed by silence up to 5 s, the LM's
-#    segment, so that it learns where they end
-CACHE="data cache --codec $CODEC_RUN/export --pad-to 5 -q"
+# 3. token caches (splits are held out by source file); each sound is encoded with 0.5 s of silence after it, and
+#    the LM pads short sounds with the codes of silence (data.pad_with_silence) so that it learns where they end
+CACHE="data cache --codec $CODEC_RUN/export --tail-silence 0.5 -q"
 for split in valid test; do
   [[ -f "$TOKENS/$split/index.json" ]] || $TC $CACHE "$CORPUS/$split.jsonl" -o "$TOKENS/$split"
 done

@@ -57,19 +57,33 @@ def test_build_and_read_back(tmp_path):
         TokenCache(out)
 
 
-def test_pad_to_encodes_short_files_with_trailing_silence(tmp_path):
-    """A 0.37 s sound padded to 1 s: 80 frames, the sound's own frames unchanged, then the codes of silence."""
+def test_tail_silence_and_padding_with_the_codes_of_silence(tmp_path):
+    """Sound effects: each file is encoded with a silent tail, and a short item continues with the codes of
+    silence (valid frames, so the LM learns that the sound ends) instead of masked padding."""
     metas = [_write(tmp_path / "short.wav", 0.37, seed=2), _write(tmp_path / "long.wav", 1.5, seed=3)]
     plain, _ = build_token_cache(metas, FrameCodec(), tmp_path / "plain")
-    padded, _ = build_token_cache(metas, FrameCodec(), tmp_path / "padded", pad_to=1.0)
-    a, b = TokenCache(plain), TokenCache(padded)
+    tailed, _ = build_token_cache(metas, FrameCodec(), tmp_path / "tailed", tail_silence=0.25)
+    a, b = TokenCache(plain), TokenCache(tailed)
+    silence = FrameCodec().encode(torch.zeros(1, 1, 100))[0, :, 0]
+    assert torch.equal(a.silence_codes, silence) and torch.equal(b.silence_codes, silence)
     assert [it["frames"] for it in a.items] == [30, 120]
-    assert [it["frames"] for it in b.items] == [80, 120]  # longer files are left alone
+    assert [it["frames"] for it in b.items] == [50, 140]
     assert [it["duration"] for it in b.items] == pytest.approx([0.37, 1.5])  # the sound's real length
     assert torch.equal(b.item_codes(0, 0, 29), a.item_codes(0, 0, 29))
-    silence = FrameCodec().encode(torch.zeros(1, 1, 100))[0, :, 0]
-    assert (b.item_codes(0, 30, 50) == silence[:, None]).all()
-    assert torch.equal(b.item_codes(1), a.item_codes(1))
+    assert (b.item_codes(0, 30, 20) == silence[:, None]).all()
+    # a 1 s segment (80 frames) of the short item: 50 encoded frames + 30 frames of silence codes, all valid
+    padded = TokenDataset(b, 1.0, shuffle=False, pad_with_silence=True)
+    codes, info = padded[0]
+    assert codes.shape == (3, 80) and info.n_frames == 80
+    assert torch.equal(codes[:, :50], b.item_codes(0)) and (codes[:, 50:] == silence[:, None]).all()
+    masked_codes, masked_info = TokenDataset(b, 1.0, shuffle=False)[0]
+    assert masked_info.n_frames == 50 and (masked_codes[:, 50:] == 0).all()
+    # caches written before silence codes were recorded: a clear error, not silent zeros
+    index = json.loads((tailed / "index.json").read_text())
+    del index["silence_codes"]
+    (tailed / "index.json").write_text(json.dumps(index))
+    with pytest.raises(ManifestError, match="no silence codes"):
+        TokenDataset(tailed, 1.0, pad_with_silence=True)
 
 
 def test_dataset_over_cache(tmp_path):

@@ -34,9 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ca.add_argument("--codec", required=True, help="codec name or saved codec folder")
     ca.add_argument("--device", default="cpu")
     ca.add_argument("--chunk", type=float, default=30.0, help="encode in chunks of this many seconds")
-    ca.add_argument("--pad-to", type=float, default=0.0, metavar="SECONDS",
-                    help="encode files shorter than this with trailing silence up to it, so that an LM learns "
-                         "where short sounds end (sound-effects corpora)")
+    ca.add_argument("--tail-silence", type=float, default=0.0, metavar="SECONDS",
+                    help="encode this much silence after every file, so the codes show each sound decaying into "
+                         "silence (sound-effects corpora; train with data.pad_with_silence)")
     ca.add_argument("--shard", default=None, metavar="K/N",
                     help="encode only the K-th of N contiguous slices of the manifest (K from 0), to run N "
                          "processes side by side; join them with `tonecraft data merge`")
@@ -105,7 +105,7 @@ def _run_cache(args) -> int:
     codec = load_training_codec(args.codec, device=args.device)
     out, failures = build_token_cache(metas, codec, args.output, chunk_duration=args.chunk,
                                       device=args.device, progress=not args.quiet, codec_name=args.codec,
-                                      pad_to=args.pad_to)
+                                      tail_silence=args.tail_silence)
     from ..data.token_cache import TokenCache
 
     cache = TokenCache(out)

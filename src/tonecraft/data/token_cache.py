@@ -84,13 +84,15 @@ def encode_codes(codec, wav: torch.Tensor) -> torch.Tensor:
 
 def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathLike,
                       chunk_duration: float = 30.0, device: str | torch.device = "cpu",
-                      progress: bool = False, codec_name: str | None = None, pad_to: float = 0.0
+                      progress: bool = False, codec_name: str | None = None, tail_silence: float = 0.0
                       ) -> tuple[Path, list[IndexFailure]]:
     """Encode every file (in `chunk_duration`-second chunks, hop-aligned) and write the cache.
 
-    `pad_to` (seconds): files shorter than that are encoded with trailing silence up to it, so that an LM
-    trained on short sounds (a 0.3 s laser shot) learns that the sound ends and silence follows, as AudioGen's
-    zero-padded training segments teach it; without it the padding is masked and the end is never seen.
+    `tail_silence` (seconds) of zeros are encoded after every file, so that the codes show how the sound
+    decays into silence. The codes of silence itself (`silence_codes`, recorded in every index) let a
+    `TokenDataset(pad_with_silence=True)` continue a short sound with silence up to the segment length without
+    encoding it: an LM trained on short sounds (a 0.3 s laser shot) then learns that the sound ends, as
+    AudioGen's zero-padded training segments teach it, instead of never seeing the end of a masked segment.
     `codec_name` (name or folder the codec was loaded from) is recorded so that trained LMs can
     name their decoder. Unreadable files are skipped and returned as failures (files whose sidecar
     is unreadable are kept, without metadata, and also reported). Returns (out_dir, failures)."""
@@ -107,6 +109,9 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
     chunk_frames = max(1, int(chunk_duration * fps))
     chunk_samples = int(round(chunk_frames * hop))
     codec = codec.to(device).eval()
+    silence = encode_codes(codec, torch.zeros(1, props["channels"], chunk_samples, device=device))[0].cpu()
+    silence_codes = [int(c) for c in silence[:, silence.shape[-1] // 2]]  # away from the edges' padding
+    tail = int(round(tail_silence * sr))
     items, failures, offset = [], [], 0
     it: Iterator = iter(metas)
     if progress:
@@ -121,8 +126,8 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
                 failures.append(IndexFailure(meta.path, str(exc)))
                 continue
             duration = wav.shape[-1] / sr
-            if wav.shape[-1] < pad_to * sr:
-                wav = torch.nn.functional.pad(wav, (0, int(round(pad_to * sr)) - wav.shape[-1]))
+            if tail:
+                wav = torch.nn.functional.pad(wav, (0, tail))
             expected = int(math.ceil(wav.shape[-1] / hop))
             parts = []
             for start in range(0, wav.shape[-1], chunk_samples):
@@ -142,7 +147,7 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
                           "duration": duration, "info": info})
             offset += int(codes.shape[-1])
     index = {"format": FORMAT, "version": VERSION, **props, "codec": codec_name, "total_frames": offset,
-             "items": items}
+             "silence_codes": silence_codes, "tail_silence": tail_silence, "items": items}
     atomic_write_json(out / "index.json", index, indent=None)
     return out, failures
 
@@ -208,6 +213,8 @@ class TokenCache:
         self.total_frames = int(self.index["total_frames"])
         self.items = self.index["items"]
         self.codec = self.index.get("codec")
+        codes = self.index.get("silence_codes")  # absent in caches written before it was recorded
+        self.silence_codes = None if codes is None else torch.tensor(codes, dtype=torch.int64)
         expected = self.total_frames * self.num_codebooks * 2
         size = (self.path / "codes.bin").stat().st_size if (self.path / "codes.bin").exists() else -1
         if size != expected:
@@ -241,13 +248,19 @@ class TokenDataset(torch.utils.data.Dataset):
     """Random crops of `segment_duration` seconds from a TokenCache (AudioDataset sampling rules).
 
     Items: (codes [K, T] int64 padded with `pad_token`, TokenInfo). shuffle=False: the first crop
-    of item i (deterministic validation)."""
+    of item i (deterministic validation). `pad_with_silence`: a crop shorter than T continues with the cache's
+    codes of silence, counted as real frames (the LM learns where a short sound ends), not with masked padding."""
 
     def __init__(self, cache: TokenCache | str | os.PathLike, segment_duration: float,
                  num_samples: int | None = None, shuffle: bool = True, shuffle_seed: int = 0,
                  min_segment_ratio: float = 0.5, sample_on_duration: bool = False, pad_token: int = 0,
-                 text_augment: TextAugment | None = None, items: Sequence[int] | None = None):
+                 text_augment: TextAugment | None = None, items: Sequence[int] | None = None,
+                 pad_with_silence: bool = False):
         self.cache = cache if isinstance(cache, TokenCache) else TokenCache(cache)
+        if pad_with_silence and self.cache.silence_codes is None:
+            raise ManifestError(f"{self.cache.path}: this token cache has no silence codes (rebuild it with "
+                                "`tonecraft data cache`) for pad_with_silence")
+        self.pad_with_silence = pad_with_silence
         self.item_ids = [i for i in (range(len(self.cache)) if items is None else items)
                          if self.cache.items[i]["frames"] > 0]
         if not self.item_ids:
@@ -301,7 +314,10 @@ class TokenDataset(torch.utils.data.Dataset):
             start = 0
         codes = self.cache.item_codes(i, start, T)
         n = codes.shape[-1]
-        if n < T:
+        if n < T and self.pad_with_silence:
+            codes = torch.cat([codes, self.cache.silence_codes[:, None].expand(-1, T - n)], dim=-1)
+            n = T
+        elif n < T:
             codes = torch.cat([codes, codes.new_full((codes.shape[0], T - n), self.pad_token)], dim=-1)
         entry = self.cache.items[i]
         music = MusicInfo.from_dict(entry.get("info") or {})

@@ -57,6 +57,7 @@ class LMDataConfig:
     drop_desc_p: float = 0.0
     drop_other_p: float = 0.0
     pad_with_special: bool = False  # audiocraft tokens.padding_with_special_token
+    pad_with_silence: bool = False  # short items continue with the cache's codes of silence (sound effects)
 
 
 @dataclass
@@ -219,12 +220,14 @@ class LMTrainer(Trainer):
         self.train_set = TokenDataset(cache, d.segment_duration, num_samples=d.num_samples, shuffle=True,
                                       shuffle_seed=d.shuffle_seed, min_segment_ratio=d.min_segment_ratio,
                                       sample_on_duration=d.sample_on_duration, pad_token=pad,
-                                      text_augment=aug, items=train_items)
+                                      text_augment=aug, items=train_items, pad_with_silence=d.pad_with_silence)
         self.valid_set = None
         if d.valid_cache is not None:
-            self.valid_set = TokenDataset(d.valid_cache, d.segment_duration, shuffle=False, pad_token=pad)
+            self.valid_set = TokenDataset(d.valid_cache, d.segment_duration, shuffle=False, pad_token=pad,
+                                          pad_with_silence=d.pad_with_silence)
         elif valid_items:
-            self.valid_set = TokenDataset(cache, d.segment_duration, shuffle=False, pad_token=pad, items=valid_items)
+            self.valid_set = TokenDataset(cache, d.segment_duration, shuffle=False, pad_token=pad, items=valid_items,
+                                          pad_with_silence=d.pad_with_silence)
 
     def _build_cache(self, d: LMDataConfig) -> None:
         if not d.codec:
