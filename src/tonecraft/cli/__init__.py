@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decompress": ("tonecraft.cli.decompress", "decompress a .tcq or .ecdc file back to audio"),
     "info": ("tonecraft.cli.info", "show the header of a compressed file, or an audio file's generation labels"),
     "detect": ("tonecraft.cli.detect", "say whether audio files carry tonecraft's watermark (and its payload)"),
+    "similar": ("tonecraft.cli.similar", "find the training clips most similar to a clip, and any near copy"),
     "data": ("tonecraft.cli.data", "dataset tools (index a folder into a manifest)"),
     "corpus": ("tonecraft.cli.corpus", "render the offline captioned training corpus"),
     "train": ("tonecraft.cli.train", "train a codec or a language model"),
