@@ -195,6 +195,8 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
 
     codec = load_eval_codec(cfg.codec, model)
 
+    if "codec" in cfg.parts and codec is None:
+        _log("codec part skipped: give --codec (or a --model, whose codec is used)")
     if "codec" in cfg.parts and codec is not None:
         clips = stratified(held, cfg.max_clips, cfg.seed)
         _log(f"codec vs Opus on {len(clips)} held-out clips")
