@@ -162,7 +162,10 @@ def detect(wav: torch.Tensor, sample_rate: int, windows: bool = True) -> Detecti
     out_windows = []
     win = int(round(WINDOW_S * RATE / HOP))
     if windows and n_frames > win + win // 2:
-        for start in range(0, n_frames - win + 1, win // 2):
+        starts = list(range(0, n_frames - win + 1, win // 2))
+        if starts[-1] < n_frames - win:  # the last window ends with the file
+            starts.append(n_frames - win)
+        for start in starts:
             al = _analyse(whitened, start, start + win)
             ok, p = _decide(al)
             out_windows.append(Window(round(start * HOP / RATE / speed, 3),
