@@ -25,6 +25,14 @@ def test_detect_reports_each_file(tmp_path, capsys):
     assert "watermarked  no" in second
 
 
+def test_detect_checks_a_claimed_prompt_and_seed(tmp_path, capsys):
+    marked, _ = _files(tmp_path)
+    assert main(["detect", str(marked), "--prompt", "organ", "--seed", "3", "--no-windows"]) == 0
+    assert "matches the payload" in capsys.readouterr().out
+    assert main(["detect", str(marked), "--prompt", "organ", "--seed", "4", "--no-windows"]) == 0
+    assert "does not match" in capsys.readouterr().out
+
+
 def test_detect_json_and_unreadable_file(tmp_path, capsys):
     marked, _ = _files(tmp_path)
     bad = tmp_path / "bad.wav"

@@ -2,6 +2,7 @@
 
     tonecraft detect song.wav clip.mp3          # per file: watermarked yes/no, score, payload, windows
     tonecraft detect *.wav --json               # one JSON object per file
+    tonecraft detect gen.wav --prompt "lofi beat" --seed 3     # does the payload match this prompt and seed?
 
 Exit status 0 when every file could be read (whatever was found), 1 when one could not.
 """
@@ -17,9 +18,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--no-windows", dest="windows", action="store_false",
                    help="only the whole-file verdict (faster on long files)")
+    p.add_argument("--prompt", default=None, help="check the payload's hash against this prompt (with --seed)")
+    p.add_argument("--seed", type=int, default=None, help="the seed that goes with --prompt")
 
 
-def format_detection(path: str, found) -> str:
+def claim_check(found, prompt: str | None, seed: int | None) -> str | None:
+    """Whether a claimed prompt and seed hash to the decoded payload's (None when nothing is claimed)."""
+    from ..provenance.payload import prompt_hash
+
+    if prompt is None and seed is None:
+        return None
+    if found.payload is None:
+        return "cannot check: no payload decoded"
+    ok = prompt_hash(prompt or None, seed) == found.payload.prompt_hash
+    return ("matches" if ok else "does not match") + " the payload's prompt/seed hash"
+
+
+def format_detection(path: str, found, claim: str | None = None) -> str:
     """Readable lines for one file."""
     from ..provenance.scheme import THRESHOLD
 
@@ -34,6 +49,8 @@ def format_detection(path: str, found) -> str:
                                 f"prompt/seed hash {d['prompt_hash']}"))
     elif found.watermarked:
         rows.append(("payload", "not decoded (the mark is there but too damaged for the 32 bits)"))
+    if claim:
+        rows.append(("prompt/seed", claim))
     if found.windows:
         marks = [f"{w.start:.1f}-{w.end:.1f} s {'yes' if w.watermarked else 'no'} ({w.score:.1f})"
                  for w in found.windows]
@@ -56,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
             status = 1
             continue
         found = detect(wav, sr, windows=args.windows)
+        claim = claim_check(found, args.prompt, args.seed)
         if args.json:
-            print(json.dumps({"file": path, **found.as_dict()}))
+            print(json.dumps({"file": path, **found.as_dict(), **({"claim": claim} if claim else {})}))
         else:
-            print(format_detection(path, found))
+            print(format_detection(path, found, claim))
         sys.stdout.flush()
     return status
