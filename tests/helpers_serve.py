@@ -1,4 +1,5 @@
 """Helpers of the `tonecraft serve` tests."""
+import json
 import os
 import re
 import subprocess
@@ -34,3 +35,14 @@ def start_server(model_dir, data_dir, *extra):
             return proc, m.group(1)
     proc.kill()
     raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def save_tiny_audiogen(directory):
+    """A tiny random sound-effects model (AudioGen family, tonecraft-lm export, 16 kHz, 25 frames/s, 10 s
+    window): what `tonecraft-sfx-default` is, at chance level."""
+    from tonecraft.eval.tiny import save_tiny_random_model
+
+    save_tiny_random_model(directory, seed=0, sample_rate=16000)
+    config = directory / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"family": "audiogen"}))
+    return directory

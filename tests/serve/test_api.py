@@ -37,6 +37,24 @@ def test_health_models_and_page(make_client):
     assert c.get("/docs").status_code == 200
 
 
+def test_sound_effects_model_is_listed_as_sfx_and_generates(make_client, tiny_model, sfx_model):
+    c = make_client(models={"tiny": tiny_model, "tiny-sfx": sfx_model})
+    assert c.get("/health").json()["models"] == ["tiny", "tiny-sfx"]
+    music, sfx = c.get("/v1/models").json()["models"]
+    assert (music["kind"], sfx["kind"]) == ("music", "sfx")
+    assert sfx["name"] == "tiny-sfx" and sfx["sample_rate"] == 16000 and sfx["window_s"] == 10.0
+    assert sfx["capabilities"] == {"melody": False, "continuation": True, "stereo": False}
+    job = wait_for(c, c.post("/v1/jobs", json={"prompt": "dog barking", "model": "tiny-sfx", "duration": 1.0,
+                                               "seed": 2}).json()["id"])
+    assert job["status"] == "done" and job["model"] == "tiny-sfx" and job["sample_rate"] == 16000
+    info = sf.info(io.BytesIO(c.get(job["audio"][0], params={"format": "wav"}).content))
+    assert (info.samplerate, info.duration) == (16000, pytest.approx(1.0))
+    # segments work with the sfx model too (its continuation context is window - stride = 8 s)
+    long = c.post("/v1/jobs", json={"model": "tiny-sfx", "seed": 2, "segments": [
+        {"prompt": "rain", "duration": 1.0}, {"prompt": "thunder", "duration": 1.0}]})
+    assert wait_for(c, long.json()["id"])["seconds"] == pytest.approx(2.0)
+
+
 def test_job_lifecycle_audio_formats_and_delete(make_client, tmp_path):
     c = make_client(data_dir=tmp_path / "d")
     r = c.post("/v1/jobs", json=FAST | {"n": 2, "format": "flac"})
@@ -66,7 +84,8 @@ def test_same_seed_same_audio_and_random_seed_reported(make_client):
     free = c.post("/v1/jobs", json=FAST | {"seed": None}).json()
     jobs = [wait_for(c, i) for i in ids + [free["id"]]]
     assert [j["status"] for j in jobs] == ["done"] * 3
-    assert c.get(jobs[0]["audio"][0]).content == c.get(jobs[1]["audio"][0]).content
+    same = [sf.read(io.BytesIO(c.get(j["audio"][0]).content))[0] for j in jobs[:2]]  # labels carry a date
+    assert np.array_equal(*same)
     assert jobs[2]["seed"] == free["seed"] and isinstance(free["seed"], int)
 
 
@@ -101,18 +120,31 @@ def test_events_stream_progress_then_done(make_client):
     assert events[0] == "progress" and events[-1] == "done"
 
 
-def test_stream_is_a_growing_wav_then_the_file(make_client):
-    c = make_client()
-    blocker, job_id = behind_a_blocker(c, FAST | {"duration": 1.0})
-    with c.stream("GET", f"/v1/jobs/{job_id}/stream") as live:  # opened while the job waits
+def live_stream(c, body, variant):
+    """Open /stream?variant= while the job waits behind a blocker, then let it run; returns (job id, bytes)."""
+    blocker, job_id = behind_a_blocker(c, body)
+    with c.stream("GET", f"/v1/jobs/{job_id}/stream", params={"variant": variant}) as live:
         assert live.status_code == 200
         c.delete(f"/v1/jobs/{blocker}")
-        content = live.read()
-    assert content[:4] == b"RIFF" and content[4:8] == b"\xff\xff\xff\xff"
-    assert len(content) - 44 == 2 * 1600  # 1 s of 16-bit mono at 1600 Hz
+        return job_id, live.read()
+
+
+def test_stream_is_a_growing_wav_per_variant_then_the_file(make_client):
+    c = make_client()
+    body = FAST | {"duration": 1.0, "n": 2}
+    job_id, first = live_stream(c, body, 0)
+    _, second = live_stream(c, body, 1)  # the same job again (same seed), listening to the other variant
+    for content in (first, second):
+        assert content[:4] == b"RIFF" and content[4:8] == b"\xff\xff\xff\xff"
+        assert len(content) - 44 == 2 * 1600  # 1 s of 16-bit mono at 1600 Hz
+    assert first[44:] != second[44:]
     assert wait_for(c, job_id)["status"] == "done"
-    done = c.get(f"/v1/jobs/{job_id}/stream")
-    assert done.status_code == 200 and sf.info(io.BytesIO(done.content)).duration == pytest.approx(1.0)
+    for k in (0, 1):
+        done = c.get(f"/v1/jobs/{job_id}/stream", params={"variant": k})
+        assert done.status_code == 200 and sf.info(io.BytesIO(done.content)).duration == pytest.approx(1.0)
+        assert done.content == c.get(f"/v1/jobs/{job_id}/audio/{k}", params={"format": "wav"}).content
+    assert_error(c.get(f"/v1/jobs/{job_id}/stream", params={"variant": 2}), 404, "variants 0..1")
+    assert c.get(f"/v1/jobs/{job_id}/stream", params={"variant": -1}).status_code == 422
 
 
 def test_uploads_and_continuation(make_client, monkeypatch):

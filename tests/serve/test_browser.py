@@ -82,6 +82,30 @@ def test_studio_in_chromium(tmp_path):
             page.wait_for_selector(f".result[data-id='{job_id}'] canvas.waveform[data-ready='1']", timeout=30_000)
             assert "calm solo piano" in page.locator(f".result[data-id='{job_id}'] .title").inner_text()
 
+            # multi-prompt: a second segment row continues the piece; the request carries both segments
+            page.fill("#prompt", "calm solo piano")
+            page.fill("#duration", "1")
+            page.fill("#seed", "12")
+            page.click("#add-segment")
+            page.fill(".segment .segment-prompt", "bright strings join")
+            page.fill(".segment .segment-duration", "1")
+            page.dispatch_event(".segment .segment-duration", "input")
+            assert page.inner_text("#segments-total") == "2 segments, 2 s in all"
+            with page.expect_request(lambda r: r.url.endswith("/v1/jobs") and r.method == "POST") as posted:
+                page.click("#generate")
+            body = posted.value.post_data_json
+            assert body["segments"] == [{"prompt": "calm solo piano", "duration": 1},
+                                        {"prompt": "bright strings join", "duration": 1}] and "prompt" not in body
+            page.wait_for_selector(".result.done canvas.waveform[data-ready='1'] >> nth=1", timeout=180_000)
+            piece = page.locator(".result.done").first
+            assert piece.locator(".title").inner_text() == "calm solo piano (1 s) → bright strings join (1 s)"
+            assert float(piece.locator("canvas.waveform").get_attribute("data-seconds")) == pytest.approx(2.0, abs=0.05)
+            page.click(".segment .remove-segment")
+            assert page.locator(".segment").count() == 0 and page.inner_text("#segments-total") == ""
+            piece.locator("button.reuse").click()  # restores the rows
+            assert page.locator(".segment .segment-prompt").input_value() == "bright strings join"
+            page.click(".segment .remove-segment")
+
             # a long job, started with Enter, played live, cancelled while it runs
             page.fill("#prompt", "slow ambient drone")
             page.fill("#duration", "60")

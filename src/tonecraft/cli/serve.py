@@ -1,6 +1,6 @@
 """`tonecraft serve`: the local studio page and HTTP API (FastAPI on uvicorn) in one process.
 
-    tonecraft serve                                   # http://127.0.0.1:8000, the default model
+    tonecraft serve                                   # http://127.0.0.1:8000, the shipped models (music, sfx)
     tonecraft serve --model tonecraft-default --model musicgen-small --data-dir ~/tc-studio
     tonecraft serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # other machines: token required
 
@@ -18,17 +18,31 @@ from ..errors import ConfigError
 DEFAULT_MODEL = "tonecraft-default"
 
 
+def default_models() -> list[str]:
+    """What serves without --model: every shipped model that is installed (the music default first, the
+    sound-effects default once it is packaged); the music default alone when none is, so that loading it
+    says what is missing."""
+    from ..pretrained.default_model import shipped_models
+
+    return shipped_models() or [DEFAULT_MODEL]
+
+
 def add_arguments(p) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (anything but loopback needs --token)")
     p.add_argument("--port", type=int, default=8000, help="port (0 = any free port; the URL is printed)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="jobs database and audio files (default: the user data folder, e.g. ~/.local/share/tonecraft)")
     p.add_argument("--model", action="extend", nargs="+", default=None, metavar="NAME_OR_DIR",
-                   help=f"models to load (default {DEFAULT_MODEL}); the first is the default")
+                   help=f"models to load (default: the shipped ones that are installed, {DEFAULT_MODEL} and "
+                        f"tonecraft-sfx-default); the first is the default")
     p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every request")
     p.add_argument("--max-queue", type=int, default=32, help="jobs allowed to wait (more get 429)")
     p.add_argument("--max-duration", type=float, default=120.0, help="longest clip a job may ask for, in seconds")
     p.add_argument("--device", default="cpu", help="torch device for the models (default cpu)")
+    p.add_argument("--upload-ttl", type=float, default=24.0, metavar="HOURS",
+                   help="delete uploads no job uses after this many hours (default 24)")
+    p.add_argument("--max-disk", type=float, default=None, metavar="MB",
+                   help="refuse new uploads and jobs while --data-dir holds this many MiB (default: no cap)")
 
 
 def is_loopback(host: str) -> bool:
@@ -52,6 +66,10 @@ def check_arguments(args) -> None:
         raise ConfigError(f"--max-queue must be >= 1, got {args.max_queue}")
     if not 0 < args.max_duration <= 3600:
         raise ConfigError(f"--max-duration must be in (0, 3600] s, got {args.max_duration}")
+    if not 0 < args.upload_ttl <= 24 * 365 * 10:  # a NaN fails too
+        raise ConfigError(f"--upload-ttl must be a positive number of hours, got {args.upload_ttl}")
+    if args.max_disk is not None and not 0 < args.max_disk < 2**40:
+        raise ConfigError(f"--max-disk must be a positive number of MiB, got {args.max_disk}")
 
 
 def check_data_dir(path: Path) -> Path:
@@ -85,7 +103,7 @@ def run(args) -> int:
 
     data_dir = check_data_dir(args.data_dir or Path(user_data_dir("tonecraft")))
     models = {}
-    for name in args.model or [DEFAULT_MODEL]:
+    for name in args.model or default_models():
         key = model_key(name)
         if key in models:
             raise ConfigError(f"model {key!r} given twice")
@@ -93,7 +111,9 @@ def run(args) -> int:
         models[key] = load_model(name, device=args.device)
         tune_cpu_threads(models[key])
     try:
-        app = create_app(ServeConfig(data_dir, models, args.token, args.max_queue, args.max_duration))
+        app = create_app(ServeConfig(data_dir, models, args.token, args.max_queue, args.max_duration,
+                                     upload_ttl=args.upload_ttl * 3600,
+                                     max_disk_bytes=None if args.max_disk is None else int(args.max_disk * 2**20)))
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"--data-dir {data_dir}: cannot keep the jobs database there ({exc})") from None
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)

@@ -83,6 +83,10 @@ class Store:
         with self.lock:
             self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
+    def job_ids(self) -> set[str]:
+        with self.lock:
+            return {r[0] for r in self.db.execute("SELECT id FROM jobs")}
+
     # -- uploads ------------------------------------------------------------------------------------------------
 
     def add_upload(self, upload_id: str, name: str, file: str, seconds: float, sample_rate: int,
@@ -95,6 +99,25 @@ class Store:
         with self.lock:
             row = self.db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
         return dict(row) if row is not None else None
+
+    def all_uploads(self) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self.db.execute("SELECT * FROM uploads")]
+
+    def uploads_created_before(self, t: float) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self.db.execute("SELECT * FROM uploads WHERE created < ?", (t,))]
+
+    def referenced_uploads(self) -> set[str]:
+        """Ids of the uploads some job (of any status) uses as melody or continuation."""
+        with self.lock:
+            rows = self.db.execute("SELECT json_extract(params, '$.melody'), json_extract(params, '$.continuation') "
+                                   "FROM jobs").fetchall()
+        return {v for row in rows for v in row if v}
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self.lock:
+            self.db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
 
 def _job(row: sqlite3.Row) -> dict:

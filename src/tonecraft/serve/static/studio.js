@@ -1,14 +1,24 @@
 // tonecraft studio: the page over the HTTP API (/v1/...). No framework, no network beyond this server.
 "use strict";
 
-const EXAMPLES = [
-  "slow church organ chorale in G minor, 60 bpm",
-  "upbeat acoustic guitar folk tune, 120 bpm",
-  "calm solo piano, gentle and slow",
-  "fast jazz trio with walking bass and brushed drums",
-  "epic orchestral strings and brass, cinematic",
-  "lofi hip hop beat with warm electric piano",
-];
+const EXAMPLES = {
+  music: [
+    "slow church organ chorale in G minor, 60 bpm",
+    "upbeat acoustic guitar folk tune, 120 bpm",
+    "calm solo piano, gentle and slow",
+    "fast jazz trio with walking bass and brushed drums",
+    "epic orchestral strings and brass, cinematic",
+    "lofi hip hop beat with warm electric piano",
+  ],
+  sfx: [
+    "heavy rain on a tin roof",
+    "wooden door creaks open and slams shut",
+    "footsteps on gravel",
+    "dog barking in the distance",
+    "crackling campfire at night",
+    "sword hits a metal shield",
+  ],
+};
 const FORMATS = ["wav", "flac", "ogg", "mp3"];
 const $ = (id) => document.getElementById(id);
 const state = { models: [], jobs: new Map(), lastSeed: null, reference: null, nextBefore: null };
@@ -40,6 +50,54 @@ function el(tag, attrs = {}, ...children) {
 
 // -- composing -----------------------------------------------------------------------------------------------------
 
+function currentKind() {
+  const m = state.models.find((x) => x.name === $("model").value);
+  return m ? m.kind : "music";
+}
+
+function showExamples() {
+  $("examples").replaceChildren(...EXAMPLES[currentKind() === "sfx" ? "sfx" : "music"].map((text) =>
+    el("button", { type: "button", onclick: () => { $("prompt").value = text; $("prompt").focus(); } }, text)));
+}
+
+// Multi-prompt: the main prompt and duration are the first segment; every row added below continues the piece.
+function addSegment(prompt = "", duration = null) {
+  const text = el("input", { class: "segment-prompt", type: "text", maxlength: "2000", value: prompt,
+                             placeholder: "then: how the piece continues", "aria-label": "next segment prompt" });
+  const secs = el("input", { class: "segment-duration", type: "number", min: "0.5", max: "120", step: "0.5",
+                             value: String(duration ?? $("duration").value), "aria-label": "next segment duration" });
+  const row = el("div", { class: "segment" }, el("span", { class: "then" }, "then"), text,
+    el("label", {}, secs, " s"),
+    el("button", { type: "button", class: "remove-segment ghost", "aria-label": "remove this segment",
+                   onclick: () => { row.remove(); segmentsChanged(); } }, "×"));
+  text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); generate(); }
+  });
+  secs.addEventListener("input", segmentsChanged);
+  $("segments").append(row);
+  segmentsChanged();
+  return text;
+}
+
+function segmentRows() {
+  return [...$("segments").querySelectorAll(".segment")].map((row) => ({
+    prompt: row.querySelector(".segment-prompt").value.trim(),
+    duration: Number(row.querySelector(".segment-duration").value),
+  }));
+}
+
+function segmentsChanged() {
+  const rows = segmentRows();
+  const total = rows.reduce((t, r) => t + r.duration, Number($("duration").value));
+  $("segments-total").textContent = rows.length ? `${rows.length + 1} segments, ${total} s in all` : "";
+}
+
+function setSegments(segments) {
+  $("segments").replaceChildren();
+  (segments || []).slice(1).forEach((s) => addSegment(s.prompt, s.duration));
+  segmentsChanged();
+}
+
 function requestBody() {
   const num = (id) => Number($(id).value);
   const body = {
@@ -47,6 +105,12 @@ function requestBody() {
     top_k: Math.round(num("top_k")), top_p: num("top_p"), temperature: num("temperature"), cfg: num("cfg"),
     n: Math.round(num("n")),
   };
+  const rows = segmentRows();
+  if (rows.length) {
+    body.segments = [{ prompt: body.prompt, duration: body.duration }, ...rows];
+    delete body.prompt;
+    delete body.duration;
+  }
   if ($("seed").value !== "") body.seed = Math.round(num("seed"));
   if (state.reference) body[state.reference.mode] = state.reference.id;
   return body;
@@ -123,6 +187,7 @@ async function toggleRecording() {
 function describe(job) {
   const p = job.params || {};
   const bits = [job.model, `${p.duration} s`, `seed ${job.seed}`];
+  if (p.segments) bits.push(`${p.segments.length} segments`);
   if (p.n > 1) bits.push(`${p.n} variants`);
   bits.push(`top-k ${p.top_k}`, `temp ${p.temperature}`, `CFG ${p.cfg}`);
   if (p.top_p) bits.push(`top-p ${p.top_p}`);
@@ -166,25 +231,33 @@ function placeResult(card, job) {
   $("results").insertBefore(card, after || null);
 }
 
+function title(params) {
+  if (params.segments) return params.segments.map((s) => `${s.prompt || "(no prompt)"} (${s.duration} s)`).join(" → ");
+  return params.prompt || "(no prompt)";
+}
+
 function header(job) {
-  return [el("div", { class: "title" }, job.params.prompt || "(no prompt)"),
+  return [el("div", { class: "title" }, title(job.params)),
           el("div", { class: "meta" }, describe(job), " — ", el("span", { class: "status" }, statusLine(job)))];
 }
 
 function activeCard(job) {
   const live = el("audio", { preload: "none" });
+  const variant = job.n > 1 ? el("select", { class: "live-variant", "aria-label": "variant to listen to" },
+    ...[...Array(job.n).keys()].map((k) => el("option", { value: String(k) }, `variant ${k + 1}`))) : null;
+  const listen = el("button", { class: "listen ghost", onclick: () => listenLive(job.id, live, listen, variant) },
+                    "Listen live");
+  if (variant) variant.addEventListener("change", () => { if (!live.paused) { live.pause(); listenLive(job.id, live, listen, variant); } });
   const card = el("div", { class: `job ${job.status}`, "data-id": job.id }, ...header(job),
     el("div", { class: "bar" }, el("div", { style: `width:${Math.round(job.progress * 100)}%` })),
     el("div", { class: "actions" },
-      el("button", { class: "cancel danger", onclick: () => cancel(job.id) }, "Cancel"),
-      el("button", { class: "listen ghost", onclick: (e) => listenLive(job.id, live, e.target) }, "Listen live"),
-      live));
+      el("button", { class: "cancel danger", onclick: () => cancel(job.id) }, "Cancel"), listen, variant, live));
   return card;
 }
 
-function listenLive(id, audio, button) {
+function listenLive(id, audio, button, variant) {
   if (!audio.paused) { audio.pause(); button.textContent = "Listen live"; return; }
-  audio.src = `/v1/jobs/${id}/stream`;
+  audio.src = `/v1/jobs/${id}/stream?variant=${variant ? variant.value : 0}`;
   audio.play().then(() => { button.textContent = "Stop"; }).catch((e) => say(e.message, true));
 }
 
@@ -214,6 +287,7 @@ function resultCard(job) {
         const blob = await (await fetch(`${url}?format=wav`, { credentials: "same-origin" })).blob();
         const up = await uploadBlob(blob, `${job.id}-${k}.wav`, mode);
         $("prompt").value = job.params.prompt;
+        setSegments(null);
         if (mode === "continuation") $("duration").value = Math.ceil(up.seconds + Number(job.params.duration));
         say(mode === "continuation" ? "Ready to extend: press Generate." : "Melody set: press Generate.");
         $("prompt").focus();
@@ -227,9 +301,18 @@ function resultCard(job) {
   });
   if (job.error) card.append(el("div", { class: "error" }, job.error));
   card.append(el("div", { class: "actions" },
-    el("button", { class: "reuse ghost", onclick: () => { $("seed").value = job.seed; $("prompt").value = job.params.prompt; } }, "Reuse settings"),
+    el("button", { class: "reuse ghost", onclick: () => reuseSettings(job) }, "Reuse settings"),
     el("button", { class: "delete danger ghost", onclick: () => remove(job.id) }, "Delete")));
   return card;
+}
+
+function reuseSettings(job) {
+  const p = job.params;
+  $("seed").value = job.seed;
+  $("prompt").value = p.prompt;
+  $("duration").value = p.segments ? p.segments[0].duration : p.duration;
+  if ([...$("model").options].some((o) => o.value === job.model)) { $("model").value = job.model; showExamples(); }
+  setSegments(p.segments);
 }
 
 function follow(id) {
@@ -270,15 +353,15 @@ async function loadHistory() {
 // -- start ---------------------------------------------------------------------------------------------------------
 
 async function start() {
-  for (const text of EXAMPLES) {
-    $("examples").append(el("button", { type: "button", onclick: () => { $("prompt").value = text; $("prompt").focus(); } }, text));
-  }
   $("prompt").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); generate(); }
   });
   $("generate").addEventListener("click", generate);
   $("reuse-seed").addEventListener("click", () => { if (state.lastSeed !== null) $("seed").value = state.lastSeed; });
   $("random-seed").addEventListener("click", () => { $("seed").value = ""; });
+  $("add-segment").addEventListener("click", () => addSegment().focus());
+  $("duration").addEventListener("input", segmentsChanged);
+  $("model").addEventListener("change", showExamples);
   $("more").addEventListener("click", () => loadHistory().catch((e) => say(e.message, true)));
   $("record").addEventListener("click", toggleRecording);
   $("reference-mode").addEventListener("change", () => {
@@ -296,6 +379,7 @@ async function start() {
     for (const m of state.models) {
       $("model").append(el("option", { value: m.name }, `${m.name} (${m.kind === "sfx" ? "sound effects" : "music"})`));
     }
+    showExamples();
     await loadHistory();
     document.body.dataset.ready = "1";
   } catch (e) {
