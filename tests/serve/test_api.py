@@ -55,6 +55,25 @@ def test_sound_effects_model_is_listed_as_sfx_and_generates(make_client, tiny_mo
     assert wait_for(c, long.json()["id"])["seconds"] == pytest.approx(2.0)
 
 
+def test_watermark_on_by_default_and_off_on_request(make_client, sfx_model, tmp_path):
+    from tonecraft.audio import load_audio
+    from tonecraft.provenance import detect
+    from tonecraft.provenance.labels import read_labels
+
+    c = make_client(data_dir=tmp_path / "d", models={"tiny-sfx": sfx_model})
+    for watermark in (None, False):
+        body = {"prompt": "rain", "duration": 2.0, "seed": 3} | ({} if watermark is None else {"watermark": False})
+        job = wait_for(c, c.post("/v1/jobs", json=body).json()["id"])
+        assert job["status"] == "done" and job["params"]["watermark"] is (watermark is None)
+        flac = tmp_path / "got.flac"  # a converted download keeps the labels
+        flac.write_bytes(c.get(job["audio"][0], params={"format": "flac"}).content)
+        labels = read_labels(flac)
+        assert labels["watermark"] == ("on" if watermark is None else "off")
+        assert (labels["model"], labels["prompt"], labels["seed"]) == ("tiny-sfx", "rain", 3)
+        assert detect(*load_audio(flac), windows=False).watermarked is (watermark is None)
+    assert_error(c.post("/v1/jobs", json={"watermark": "maybe"}), 422, "watermark")
+
+
 def test_job_lifecycle_audio_formats_and_delete(make_client, tmp_path):
     c = make_client(data_dir=tmp_path / "d")
     r = c.post("/v1/jobs", json=FAST | {"n": 2, "format": "flac"})

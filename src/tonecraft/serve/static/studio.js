@@ -103,7 +103,7 @@ function requestBody() {
   const body = {
     prompt: $("prompt").value.trim(), model: $("model").value, duration: num("duration"),
     top_k: Math.round(num("top_k")), top_p: num("top_p"), temperature: num("temperature"), cfg: num("cfg"),
-    n: Math.round(num("n")),
+    n: Math.round(num("n")), watermark: $("watermark").checked,
   };
   const rows = segmentRows();
   if (rows.length) {
@@ -191,6 +191,7 @@ function describe(job) {
   if (p.n > 1) bits.push(`${p.n} variants`);
   bits.push(`top-k ${p.top_k}`, `temp ${p.temperature}`, `CFG ${p.cfg}`);
   if (p.top_p) bits.push(`top-p ${p.top_p}`);
+  if (p.watermark === false) bits.push("no watermark");
   if (p.continuation) bits.push("continued");
   if (p.melody) bits.push("melody");
   return bits.join(" · ");
@@ -311,6 +312,7 @@ function reuseSettings(job) {
   $("seed").value = job.seed;
   $("prompt").value = p.prompt;
   $("duration").value = p.segments ? p.segments[0].duration : p.duration;
+  $("watermark").checked = p.watermark !== false;
   if ([...$("model").options].some((o) => o.value === job.model)) { $("model").value = job.model; showExamples(); }
   setSegments(p.segments);
 }
