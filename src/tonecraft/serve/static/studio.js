@@ -63,7 +63,7 @@ function showExamples() {
 // Multi-prompt: the main prompt and duration are the first segment; every row added below continues the piece.
 function addSegment(prompt = "", duration = null) {
   const text = el("input", { class: "segment-prompt", type: "text", maxlength: "2000", value: prompt,
-                             placeholder: "then: how the piece continues", "aria-label": "next segment prompt" });
+                             placeholder: "how the piece continues", "aria-label": "next segment prompt" });
   const secs = el("input", { class: "segment-duration", type: "number", min: "0.5", max: "120", step: "0.5",
                              value: String(duration ?? $("duration").value), "aria-label": "next segment duration" });
   const row = el("div", { class: "segment" }, el("span", { class: "then" }, "then"), text,
