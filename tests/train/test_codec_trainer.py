@@ -89,3 +89,22 @@ def test_fine_tune_from_a_saved_codec_folder(manifest, tmp_path):
     ft.fit()
     changed = [k for k, v in ft.codec.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
     assert changed
+
+
+def test_decoder_only_fine_tune_keeps_the_tokens(manifest, tmp_path):
+    """model.train_only=decoder: encoder weights and codebooks are unchanged (an LM's tokens keep their meaning),
+    the decoder trains."""
+    base = CodecTrainer(codec_config(manifest, tmp_path / "base", steps=2))
+    base.fit()
+    cfg = codec_config(manifest, tmp_path / "ft", steps=3)
+    cfg.model.params, cfg.model.init_from, cfg.model.train_only = {}, str(tmp_path / "base" / "export"), "decoder"
+    ft = CodecTrainer(cfg)
+    before = {k: v.clone() for k, v in ft.codec.state_dict().items()}
+    ft.fit()
+    after = ft.codec.state_dict()
+    changed = {k for k, v in after.items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("decoder.") for k in changed), sorted(changed)
+    assert any(k.startswith("decoder.") and after[k].is_floating_point() for k in changed)
+    cfg.model.train_only = "everything"
+    with pytest.raises(Exception, match="train_only"):
+        CodecTrainer(cfg)

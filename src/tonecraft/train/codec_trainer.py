@@ -38,6 +38,9 @@ class CodecModelConfig:
     preset: str | None = None  # official config name: encodec_24khz, musicgen_32khz, audiogen_16khz ...
     params: dict[str, Any] = field(default_factory=dict)  # CodecConfig fields replacing the preset's
     init_from: str | None = None  # fine-tune: codec name / saved folder / codec checkpoint.pt
+    # "decoder": train the decoder alone; the encoder and the codebooks stay as they are, so the tokens an LM was
+    # trained on keep their meaning while the decoder that turns them into sound keeps improving
+    train_only: str | None = None
 
 
 @dataclass
@@ -135,9 +138,10 @@ class CodecTrainer(Trainer):
         cfg: CodecTrainConfig = self.cfg
         self.codec = build_codec(cfg.model).to(self.device)
         self.codec_config: CodecConfig = self.codec.config
+        self.frozen = self._freeze(cfg.model.train_only)
         self.codec_ddp = distributed.wrap_ddp(self.codec, self.dist)
         self.modules = {"codec": self.codec_ddp}
-        opt = build_optimizer(self.codec.parameters(), cfg.optim)
+        opt = build_optimizer([p for p in self.codec.parameters() if p.requires_grad], cfg.optim)
         self.optimizers = {"codec": opt}
         self.schedulers = {"codec": build_schedule(opt, cfg.optim, cfg.run.steps)}
         L = cfg.losses
@@ -193,6 +197,17 @@ class CodecTrainer(Trainer):
         return torch.utils.data.DataLoader(self.train_set, batch_sampler=sampler, collate_fn=collate_audio,
                                            **self.loader_kwargs())
 
+    def _freeze(self, train_only: str | None) -> list[torch.nn.Module]:
+        """The parts kept fixed (no gradient, and in eval mode: no codebook EMA / k-means / dead-code updates)."""
+        if train_only is None:
+            return []
+        if train_only != "decoder":
+            raise ConfigError(f"model.train_only must be 'decoder' or unset, not {train_only!r}")
+        frozen = [self.codec.encoder, self.codec.quantizer]
+        for m in frozen:
+            m.requires_grad_(False)
+        return frozen
+
     # -- step ------------------------------------------------------------------------------------------------------
 
     def _adv_active(self) -> bool:
@@ -202,6 +217,8 @@ class CodecTrainer(Trainer):
     def train_step(self, batch) -> dict[str, float]:
         x, _ = batch
         x = x.to(self.device, non_blocking=True)
+        for m in self.frozen:  # the loop puts every module back in training mode
+            m.eval()
         L = self.cfg.losses
         metrics: dict[str, float] = {}
         with self.autocast():
