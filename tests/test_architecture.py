@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tonecraft"
 # Top-level part of the package -> layer, bottom up. A module may import its own layer or lower ones.
 LAYERS = {
     "__init__": 0, "errors": 0, "cpu_features": 0,
-    "audio": 1, "fileio": 1, "safe_load": 1, "hub": 1, "riff": 1,
+    "audio": 1, "fileio": 1, "safe_load": 1, "hub": 1, "riff": 1, "vorbis_comments": 1,
     "codec": 2, "lm": 2, "provenance": 2,
     "conditioning": 3,
     "pretrained": 4,
@@ -27,8 +27,8 @@ ALLOWED_UPWARD = {
     # (README); they hand over to the loader at call time.
     ("codec", "tonecraft.pretrained.codec_loading"),
 }
-INFERENCE = ("audio", "fileio", "hub", "riff", "codec", "lm", "provenance", "conditioning", "pretrained", "models",
-             "compressed")
+INFERENCE = ("audio", "fileio", "hub", "riff", "vorbis_comments", "codec", "lm", "provenance", "conditioning",
+             "pretrained", "models", "compressed")
 TRAINING = ("data", "train", "eval")
 LONG_FILE_LINES = 400
 LONG_FILE_NOTE = re.compile(r"why this file is long", re.IGNORECASE)

@@ -19,6 +19,7 @@ from ..fileio import remove_live_temps
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("tonecraft.cli.generate", "generate music (or sound effects) from a text prompt"),
     "sfx": ("tonecraft.cli.sfx", "generate sound effects with AudioGen (alias of generate --model audiogen-medium)"),
+    "loop": ("tonecraft.cli.loop", "turn an audio clip into a seamless loop of whole bars (loop points in the file)"),
     "compress": ("tonecraft.cli.compress", "compress an audio file with a neural codec"),
     "decompress": ("tonecraft.cli.decompress", "decompress a .tcq or .ecdc file back to audio"),
     "info": ("tonecraft.cli.info", "show the header of a compressed file, or an audio file's generation labels"),

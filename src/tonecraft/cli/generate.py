@@ -5,6 +5,7 @@
     tonecraft generate "add drums" -m musicgen-small --continue intro.wav -d 20       # continue audio
     tonecraft generate "rain on a roof" -m audiogen-medium -d 5 -o rain.wav            # AudioGen (or `tonecraft sfx`)
     tonecraft generate "ambient" -m musicgen-small -d 120 --stream -o - | play -t f32 -r 32k -c 1 -
+    tonecraft generate "calm exploration music, 90 bpm" --loop --bars 8 -o calm.wav    # seamless loop (cli/loop.py)
 
 With `-n COUNT` > 1 the samples are generated in one batch and written as out_0.wav, out_1.wav, ...
 The same `--seed` gives the same audio; the variations of one batch differ from each other.
@@ -82,6 +83,9 @@ def add_arguments(p: argparse.ArgumentParser, default_model: str | None = None) 
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="say which CPU fast paths were taken (and why others were not) and how long loading took")
+    from .loop import add_generate_loop_arguments
+
+    add_generate_loop_arguments(p)
 
 
 def output_paths(output: str | Path, count: int) -> list[Path]:
@@ -228,7 +232,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no model given: pass --model musicgen-small (or another official name, "
                           "or a local checkpoint directory)")
     _check_args(args)
-    paths = output_paths(args.output, args.num_samples)
+    if getattr(args, "loop", False):
+        from .loop import check_generate_loop_args
+
+        check_generate_loop_args(args)
+    paths = output_paths(args.output, args.variations if getattr(args, "loop", False) else args.num_samples)
     from .. import audio
 
     _check_outputs(args, paths)  # one validation pass, before the (slow) model load and generation
@@ -280,6 +288,12 @@ def run(args: argparse.Namespace) -> int:
 
     info = Provenance(model=model_name, prompt=text, seed=args.seed, params=model.generation_params(),
                       watermark=getattr(args, "watermark", True))
+    if getattr(args, "loop", False):
+        from ..models.output import save_generated
+        from .loop import write_generated_loops
+
+        return write_generated_loops(model, text, args, lambda path, wav, sample_rate, normalize: save_generated(
+            path, wav, sample_rate, info, normalize=normalize))
     if args.stream:
         return _stream(model, text, args, kw, info)
     wavs = model.generate_request([text] * args.num_samples, **kw)

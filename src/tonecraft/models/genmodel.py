@@ -234,7 +234,7 @@ class GenerativeModel:
         self.params.validate(self.max_duration)
         descriptions, prompt_tokens = self._inputs(
             descriptions, None if prompt is None else (prompt, prompt_sample_rate))
-        generator = self._make_generator(seed, generator)
+        generator = self.make_generator(seed, generator)
         conditions = self._conditions(descriptions, **conditioning)
         chunk = max(1, int(round(chunk_seconds * self.sample_rate)))
         skip = prompt_tokens.shape[-1] * self.hop_length if drop_prompt and prompt_tokens is not None else 0
@@ -258,7 +258,7 @@ class GenerativeModel:
              drop_prompt=False, **conditioning):
         self.params.validate(self.max_duration)
         descriptions, prompt_tokens = self._inputs(descriptions, prompt)
-        generator = self._make_generator(seed, generator)
+        generator = self.make_generator(seed, generator)
         conditions = self._conditions(descriptions, **conditioning)
         tokens = generate_frames(self, conditions, prompt_tokens, progress, generator)
         audio = self.generate_audio(tokens)
@@ -284,7 +284,8 @@ class GenerativeModel:
         WindowPlan.of(self.params, self.frame_rate, self.max_duration).check_prompt(tokens.shape[-1])
         return descriptions, tokens
 
-    def _make_generator(self, seed: int | None, generator: torch.Generator | None) -> torch.Generator | None:
+    def make_generator(self, seed: int | None, generator: torch.Generator | None) -> torch.Generator | None:
+        """`generator` if given, else one seeded with `seed` on the model's device (None: torch's global RNG)."""
         if generator is not None:
             return generator
         if seed is None:

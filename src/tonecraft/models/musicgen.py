@@ -67,6 +67,48 @@ class MusicGen(GenerativeModel):
             raise ConfigError(f"{self.name} is not a melody model")
         self.chroma.stem_separator = fn
 
+    def generate(self, descriptions: list[str | None] | str, progress: bool = False, return_tokens: bool = False,
+                 seed: int | None = None, generator: torch.Generator | None = None, *, loop: bool = False,
+                 bars: int | None = None, bpm: float | None = None, meter: str = "4/4"):
+        """Audio [B, C, T] for a batch of text descriptions. `loop=True`: each item is a seamless loop of `bars`
+        bars at `bpm` (else the prompt's tempo, else estimated) in `meter`, exactly round(bars x bar x rate)
+        samples (`models.loops`; `loops.generate_loops` also gives the metadata and chained variations)."""
+        if not loop:
+            if bars is not None or bpm is not None:
+                raise ConfigError("bars / bpm are loop settings: pass loop=True")
+            return super().generate(descriptions, progress=progress, return_tokens=return_tokens, seed=seed,
+                                    generator=generator)
+        from .loops import generate_loops
+
+        if bars is None:
+            raise ConfigError("loop=True needs bars=N")
+        generator = self.make_generator(seed, generator)
+        made = [generate_loops(self, d, bars, bpm, meter, generator=generator, progress=progress)[0]
+                for d in check_descriptions(descriptions)]
+        audio = torch.stack([m.audio for m in made]).to(self.device)
+        return (audio, torch.stack([m.tokens for m in made])) if return_tokens else audio
+
+    def generate_stream(self, descriptions: list[str | None] | str | None = None, chunk_seconds: float = 1.0, *,
+                        loop: bool = False, bars: int | None = None, bpm: float | None = None, meter: str = "4/4",
+                        **kwargs):
+        """`GenerativeModel.generate_stream`; with `loop=True` (one description), the chunks of one seamless loop
+        (`loops.stream_loop`: the tempo must be known up front, the last bar arrives at the end)."""
+        if not loop:
+            if bars is not None or bpm is not None:
+                raise ConfigError("bars / bpm are loop settings: pass loop=True")
+            return super().generate_stream(descriptions, chunk_seconds, **kwargs)
+        from .loops import stream_loop
+
+        if bars is None:
+            raise ConfigError("loop=True needs bars=N")
+        if not (descriptions is None or isinstance(descriptions, str)):
+            raise ConfigError("a streamed loop takes one description (a string or None)")
+        unknown = set(kwargs) - {"seed", "generator", "cancelled", "progress"}
+        if unknown:
+            raise ConfigError(f"a streamed loop does not take {', '.join(sorted(unknown))}")
+        kwargs.pop("progress", None)
+        return stream_loop(self, descriptions, bars, bpm, meter, chunk_seconds=chunk_seconds, **kwargs)
+
     def to(self, device) -> "MusicGen":
         super().to(device)
         if self.chroma is not None:

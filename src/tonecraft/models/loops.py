@@ -1,0 +1,510 @@
+"""Seamless loops: exactly N bars at B bpm that repeat without a click, with the seam seen by the model.
+
+    loop = generate_loop(model, "calm exploration music for a fantasy game", bars=8, bpm=90, seed=0)
+    loop.audio          # [C, round(8 bars * sample_rate)] samples, loops end -> start
+    loops = generate_loops(model, prompt, bars=4, variations=3)   # each continues from the previous one
+
+How (docs/LOOPS.md says why):
+1. Take: generate `preroll_bars` + N bars (less the last bar) on the bar grid. The default model's beat grid
+   puts a downbeat at frame 0; other models get the tempo from the prompt ("90 bpm" is appended when --bpm
+   is given) and the first downbeat is estimated from the audio.
+2. Ending seen by the model (token wrap-around): the last bar is sampled `candidates` times (one batch)
+   after the take; each candidate is followed by the loop's own first tokens (continuation from the loop
+   start: s_f.. after e_f) and the LM scores those start tokens. The ending under which the LM finds the
+   loop start most likely wins: the end now leads into the start in the model's own judgement.
+3. Decode the winning sequence followed by the loop's start tokens, so the codec renders the ending leading
+   into the start. The loop's first `fade` samples blend from that rendering of the start (after the end)
+   into the original one (after the preroll): same tokens, nearly the same audio, so the blend is
+   inaudible, and at the wrap the audio continues sample for sample. A streamed loop cannot wait for the
+   end before its first samples: it blends its last samples into the lead-in instead (blend="tail").
+4. Exact length: the token body is a whole number of frames; it is resampled (windowed sinc, < 0.1 % speed
+   change) to round(N * bar * sample_rate) samples, then rotated by at most 1 ms so it starts on a rising
+   zero crossing (`loop_assembly.LoopAssembler`, which also assembles the streamed loop: `stream_loop`).
+
+Why this file is long: planning, the token wrap-around, rendering, variations, loops from a clip and the
+streamed loop are one pipeline sharing its private steps (take, ending choice, render); split, those steps
+would become public API for no user.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..conditioning.tempo import BPM_PATTERN, parse_bpm
+from ..errors import ConfigError
+from ..lm.generate import ConditionTensors, generate_tokens
+from ..lm.patterns import get_pattern
+from .frames import GenerationCancelled
+from .long_form import generate_frames
+from .loop_assembly import LoopAssembler, assemble_loop
+from .loop_audio import (BarGrid, beat_phase, check_bars, crossfade, estimate_key, estimate_tempo, mono,
+                         nearest_zero_crossing)
+from .prompts import text_conditions
+from .streaming import StreamDecoder
+
+ZERO_CROSSING_RADIUS_S = 0.001
+
+
+@dataclass
+class LoopSettings:
+    """How a loop is made (the defaults are what `tonecraft generate --loop` uses)."""
+
+    candidates: int = 4  # endings sampled for the last bar; the LM picks the one leading best into the start
+    preroll_bars: int = 1  # bars generated before the loop (intros are weak; the lead-in of the seam)
+    fade_seconds: float = 0.03  # blend from the wrapped rendering into the loop start
+    wrap_seconds: float = 0.5  # start tokens placed after the end, scored and decoded
+    keep_take: bool = False  # also keep the plain N-bar cut of the take (first ending, no seam work): Loop.take
+    blend: str = "head"  # head: blend the start's rendering after the end into the start; tail: end -> lead-in
+
+    def validate(self) -> "LoopSettings":
+        if not isinstance(self.candidates, int) or not 1 <= self.candidates <= 32:
+            raise ConfigError(f"candidates must be 1..32, got {self.candidates!r}")
+        if not isinstance(self.preroll_bars, int) or not 1 <= self.preroll_bars <= 8:
+            raise ConfigError(f"preroll_bars must be 1..8 (the seam blends into the lead-in), got "
+                              f"{self.preroll_bars!r}")
+        if not 0.0 <= self.fade_seconds <= 0.5:
+            raise ConfigError(f"fade_seconds must be in [0, 0.5], got {self.fade_seconds!r}")
+        if self.blend not in ("head", "tail"):
+            raise ConfigError(f"blend must be 'head' or 'tail', got {self.blend!r}")
+        if not 0.05 <= self.wrap_seconds <= 2.0:
+            raise ConfigError(f"wrap_seconds must be in [0.05, 2], got {self.wrap_seconds!r}")
+        return self
+
+
+@dataclass
+class Loop:
+    """One loop: `audio` [C, length] plays seamlessly from its last sample back to its first."""
+
+    audio: torch.Tensor
+    sample_rate: int
+    bpm: float
+    bars: int
+    meter: str
+    tokens: torch.Tensor  # [K, frames] the loop's token frames, loop start first (the next variation's prompt)
+    seam_logprob: float = math.nan  # mean log-prob of the loop's start tokens after its chosen ending
+    first_logprob: float = math.nan  # the same after the first sampled ending (what no selection would give)
+    bpm_source: str = "given"  # given | prompt | estimated
+    description: str | None = None
+    key: str = "unknown"
+    info: dict = field(default_factory=dict)
+    take: torch.Tensor | None = None  # with LoopSettings.keep_take: the naive cut, for comparisons
+
+    @property
+    def length(self) -> int:
+        return int(self.audio.shape[-1])
+
+    def sidecar(self) -> dict:
+        """What the JSON sidecar holds for this loop (loop points in samples, end exclusive)."""
+        return {"bpm": round(self.bpm, 4), "bpm_source": self.bpm_source, "bars": self.bars, "meter": self.meter,
+                "sample_rate": self.sample_rate, "length_samples": self.length, "loop_start": 0,
+                "loop_end": self.length, "key": self.key, "description": self.description,
+                "seam_logprob": None if math.isnan(self.seam_logprob) else round(self.seam_logprob, 4),
+                "first_ending_logprob": None if math.isnan(self.first_logprob) else round(self.first_logprob, 4),
+                **self.info}
+
+
+def prompt_with_bpm(description: str | None, bpm: float) -> str:
+    """The prompt with its tempo set to `bpm` (an explicit "N bpm" replaced, else ", N bpm" appended)."""
+    text = BPM_PATTERN.sub("", description or "").strip(" ,")
+    return f"{text}, {bpm:g} bpm" if text else f"{bpm:g} bpm"
+
+
+# --- token machinery ------------------------------------------------------------------------------------------
+
+def _window_frames(model) -> int:
+    return int(round(model.max_duration * model.frame_rate))
+
+
+def _with_params(model, frames: int, fn):
+    """Run fn() with the model's duration set to `frames` frames (and a usable long-form stride)."""
+    saved = model.params
+    stride = min(saved.extend_stride, 0.6 * model.max_duration)
+    model.params = replace(saved, duration=frames / model.frame_rate, extend_stride=stride)
+    try:
+        model.params.validate(model.max_duration)
+        return fn()
+    finally:
+        model.params = saved
+
+
+def _generate(model, conditions, prompt: torch.Tensor | None, frames: int, generator, progress: bool,
+              bar_f: float = 1.0, on_frames=None, cancelled=None) -> torch.Tensor:
+    """Codes [1, K, frames] continuing `prompt` [1, K, Tp]. When sliding windows need a shorter prompt, whole
+    bars (`bar_f` frames each) are set aside from its start, so a beat grid keeps its phase. `on_frames(codes)`
+    gets every frame once, in order (the prompt's first); `cancelled()` stops sampling (streaming)."""
+    if prompt is not None and prompt.shape[-1] >= frames:
+        if on_frames is not None:
+            on_frames(prompt[..., :frames])
+        return prompt[..., :frames]
+    keep, half = 0, _window_frames(model) // 2
+    if prompt is not None and frames > _window_frames(model) and prompt.shape[-1] >= half:
+        keep = int(round(math.ceil((prompt.shape[-1] - half) / bar_f) * bar_f))
+        keep = min(keep, prompt.shape[-1] - 1)
+    head = None if prompt is None else prompt[..., keep:]
+    if on_frames is not None and keep:
+        on_frames(prompt[..., :keep])
+    hook = None if on_frames is None else (lambda t0, codes: on_frames(codes))
+    out = _with_params(model, frames - keep,
+                       lambda: generate_frames(model, conditions, head, progress, generator, on_frames=hook,
+                                               cancelled=cancelled))
+    return out if keep == 0 else torch.cat([prompt[..., :keep], out], dim=-1)
+
+
+def _repeat(cond: ConditionTensors, n: int) -> ConditionTensors:
+    def rep(t):
+        return None if t is None else t.expand(n, *t.shape[1:]).contiguous()
+    return ConditionTensors(cross=rep(cond.cross), prefix=rep(cond.prefix), bpm=rep(cond.bpm))
+
+
+@torch.inference_mode()
+def wrap_logprob(model, codes: torch.Tensor, condition: ConditionTensors, scored: int, first_frame: int = 0
+                 ) -> torch.Tensor:
+    """Mean log-probability [B] the LM gives the last `scored` frames of codes [B, K, T] (teacher forced,
+    conditional, all codebooks): how well what came before leads into them."""
+    lm = model.lm
+    cfg = lm.cfg
+    B, K, T = codes.shape
+    pattern = get_pattern(cfg.pattern, K, T, cfg.delays)
+    seq, _ = pattern.build(codes.to(lm.device), cfg.special_token)
+    logits = lm(seq[..., :-1], cross=condition.cross, prefix=condition.prefix,
+                bpm=None if lm.beat_grid is None else condition.bpm, first_frame=first_frame)
+    logits, valid = pattern.revert_logits(logits, fill=0.0)
+    logp = torch.log_softmax(logits[..., T - scored:, :].float(), dim=-1)
+    picked = logp.gather(-1, codes[..., T - scored:, None].to(logp.device))[..., 0]  # [B, K, scored]
+    mask = valid[:, T - scored:].to(picked.device)[None].expand_as(picked)
+    return (picked * mask).sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp(min=1)
+
+
+def choose_ending(model, head: torch.Tensor, start_tokens: torch.Tensor, ending: int, cond: ConditionTensors,
+                  null: ConditionTensors, candidates: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample `candidates` endings of `ending` frames after head [1, K, T] (one batch) and score the loop's
+    start tokens [1, K, w] after each. Returns (endings [n, K, ending], scores [n])."""
+    p = model.params
+    window = _window_frames(model)
+    wrap = start_tokens.shape[-1]
+    offset = max(0, head.shape[-1] + ending - window)
+    prompt = head[..., offset:].expand(candidates, -1, -1).contiguous()
+    c, n = _repeat(cond, candidates), _repeat(null, candidates)
+    with torch.inference_mode():
+        out = generate_tokens(model.lm, c, n, prompt=prompt, max_gen_len=prompt.shape[-1] + ending,
+                              use_sampling=p.use_sampling, temp=p.temperature, top_k=p.top_k, top_p=p.top_p,
+                              cfg_coef=p.cfg_coef, generator=generator, first_frame=offset)
+    endings = out[..., prompt.shape[-1]:]
+    full = torch.cat([head.expand(candidates, -1, -1), endings, start_tokens.expand(candidates, -1, -1)], dim=-1)
+    lo = max(0, full.shape[-1] - window)
+    return endings, wrap_logprob(model, full[..., lo:], c, wrap, first_frame=lo)
+
+
+def render_loop(model, head, ending, start_f: int, end_f: int, length: int, settings: LoopSettings) -> torch.Tensor:
+    """Decode head + ending + the wrapped start tokens (so the codec renders the ending leading into the
+    start) and assemble the loop (`loop_assembly.assemble_loop`: the blend, exact length, zero-crossing start)."""
+    full = torch.cat([head, ending, head[..., start_f:start_f + _wrap_frames(model, settings)]], dim=-1)
+    return assemble_loop(model.generate_audio(full)[0].cpu(), start_f * model.hop_length, end_f * model.hop_length,
+                         length, _fade(model, settings), _radius(model), settings.blend)
+
+
+def _wrap_frames(model, settings: LoopSettings) -> int:
+    return max(1, int(round(settings.wrap_seconds * model.frame_rate)))
+
+
+def _fade(model, settings: LoopSettings) -> int:
+    return int(round(settings.fade_seconds * model.sample_rate))
+
+
+def _radius(model) -> int:
+    return max(1, int(round(ZERO_CROSSING_RADIUS_S * model.sample_rate)))
+
+
+def _bar_frames(grid: BarGrid, frame_rate: float) -> float:
+    return grid.bar_seconds * frame_rate
+
+
+def _loop_frames(model, grid: BarGrid, bars: int) -> tuple[int, int]:
+    """(frames of the loop's token body, frames of its ending: the last bar, at most half the loop / window)."""
+    loop_f = max(2, int(round(bars * _bar_frames(grid, model.frame_rate))))
+    ending = int(round(min(_bar_frames(grid, model.frame_rate), loop_f / 2, _window_frames(model) / 2)))
+    return loop_f, max(1, ending)
+
+
+def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, cond, null, settings, generator,
+                      conditions, progress: bool):
+    """Given tokens [1, K, >= start_f] with the loop starting at frame start_f, finish the take, choose the
+    ending and render. Returns (audio [C, L], loop tokens [K, frames], chosen score, first score, naive cut
+    or None)."""
+    loop_f, ending = _loop_frames(model, grid, bars)
+    end_f = start_f + loop_f
+    wrap = _wrap_frames(model, settings)
+    head = _generate(model, conditions, tokens, end_f - ending, generator, progress,
+                     _bar_frames(grid, model.frame_rate))
+    start_tokens = head[..., start_f:start_f + wrap]
+    if start_tokens.shape[-1] < wrap:  # the loop is shorter than the wrap: score what there is
+        wrap = start_tokens.shape[-1]
+    endings, scores = choose_ending(model, head, start_tokens, ending, cond, null, settings.candidates, generator)
+    best = int(torch.argmax(scores))
+    audio = render_loop(model, head, endings[best:best + 1], start_f, end_f, grid.samples(bars, model.sample_rate),
+                    settings)
+    loop_tokens = torch.cat([head, endings[best:best + 1]], dim=-1)[0, :, start_f:end_f]
+    take = None
+    if settings.keep_take:
+        plain = model.generate_audio(torch.cat([head, endings[:1]], dim=-1))[0].cpu()
+        a = start_f * model.hop_length
+        length = grid.samples(bars, model.sample_rate)
+        a = min(a, end_f * model.hop_length - length)  # the take ends at end_f: cut from there when shorter
+        take = plain[:, a:a + length]
+    return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take
+
+
+def _conditions_for(model, description: str | None):
+    if getattr(model, "is_melody", False):
+        raise ConfigError(f"{model.name}: loops are made with text models (melody conditioning is not supported)")
+    cond, null = text_conditions(model, [description])
+    return cond, null, (lambda offset: (cond, null))
+
+
+def _resolve_tempo(description, bpm):
+    """(bpm or None, its source, the prompt the model gets)."""
+    if bpm is not None:
+        BarGrid.parse(bpm)
+        return float(bpm), "given", prompt_with_bpm(description, bpm)
+    asked = parse_bpm(description)
+    if asked is not None:
+        return asked, "prompt", description
+    return None, "estimated", description
+
+
+def _start_frame(model, tokens, grid: BarGrid, preroll_bars: int) -> int:
+    """Frame of the first downbeat at or after `preroll_bars` bars: the beat grid's bars for a gridded model,
+    else estimated from the decoded take."""
+    bar_f = _bar_frames(grid, model.frame_rate)
+    if model.lm.beat_grid is not None:
+        return int(round(preroll_bars * bar_f))
+    audio = model.generate_audio(tokens)[0]
+    phase_f = beat_phase(audio, model.sample_rate, grid.bpm, grid.beats_per_bar) * model.frame_rate
+    k = max(0, math.ceil((preroll_bars * bar_f - phase_f) / bar_f - 1e-6))
+    return int(round(phase_f + k * bar_f))
+
+
+def generate_loop(model, description: str | None, bars: int, bpm: float | None = None, meter: str = "4/4", *,
+                  seed: int | None = None, generator: torch.Generator | None = None,
+                  settings: LoopSettings | None = None, progress: bool = False) -> Loop:
+    """One seamless loop of `bars` bars (see the module docstring). `bpm`: given, else the prompt's tempo,
+    else estimated from a first take."""
+    return generate_loops(model, description, bars, bpm, meter, variations=1, seed=seed, generator=generator,
+                          settings=settings, progress=progress)[0]
+
+
+@dataclass
+class _Plan:
+    """What every loop of one request shares: the grid, the text and its conditions, the tokens before the
+    first loop (preroll) and where that loop starts."""
+
+    grid: BarGrid
+    source: str
+    text: str | None
+    cond: ConditionTensors
+    null: ConditionTensors
+    conditions: object
+    prompt: torch.Tensor | None
+    start_f: int
+    generator: torch.Generator | None
+    settings: LoopSettings
+
+
+def _plan(model, description, bars, bpm, meter, seed, generator, settings, progress, need_tempo=False) -> _Plan:
+    check_bars(bars)
+    if description is not None and not isinstance(description, str):
+        raise ConfigError(f"the description must be a string or None, got {type(description).__name__}")
+    settings = (settings or LoopSettings()).validate()
+    BarGrid.parse(120.0, meter)  # fail on a bad meter before any work
+    model.params.validate(model.max_duration)
+    generator = model.make_generator(seed, generator)
+    tempo, source, text = _resolve_tempo(description, bpm)
+    if tempo is None and need_tempo:
+        raise ConfigError("a streamed loop needs its tempo before it starts: pass bpm or put 'N bpm' in the prompt")
+    cond, null, conditions = _conditions_for(model, text)
+    prompt = None
+    if tempo is None:  # a first take at 120 bpm-sized length, then the measured tempo
+        guess = BarGrid.parse(120.0, meter)
+        frames = int(round((settings.preroll_bars + bars) * _bar_frames(guess, model.frame_rate)))
+        prompt = _generate(model, conditions, None, frames, generator, progress)
+        tempo = estimate_tempo(model.generate_audio(prompt)[0], model.sample_rate)
+        if tempo <= 0:
+            raise ConfigError("no beat found in the generated audio to set the loop's tempo; pass bpm (--bpm)")
+    grid = BarGrid.parse(tempo, meter)
+    bar_f = _bar_frames(grid, model.frame_rate)
+    if prompt is None:  # the preroll (+ a bar to find the downbeat in, for a model without a beat grid)
+        extra = 0 if model.lm.beat_grid is not None else 1
+        prompt = _generate(model, conditions, None, int(round((settings.preroll_bars + extra) * bar_f)), generator,
+                           progress)
+    start_f = _start_frame(model, prompt, grid, settings.preroll_bars)
+    if start_f > prompt.shape[-1]:
+        prompt = _generate(model, conditions, prompt, start_f, generator, progress, bar_f)
+    return _Plan(grid, source, text, cond, null, conditions, prompt, start_f, generator, settings)
+
+
+def generate_loops(model, description: str | None, bars: int, bpm: float | None = None, meter: str = "4/4", *,
+                   variations: int = 1, seed: int | None = None, generator: torch.Generator | None = None,
+                   settings: LoopSettings | None = None, progress: bool = False) -> list[Loop]:
+    """`variations` loops of the same length, tempo and bar grid; loop i+1 continues from the end of loop i
+    (its last bars are the prompt), so playing 0, 1, 2 ... switches at the loop boundary without a jump."""
+    if not isinstance(variations, int) or isinstance(variations, bool) or not 1 <= variations <= 64:
+        raise ConfigError(f"variations must be 1..64, got {variations!r}")
+    plan = _plan(model, description, bars, bpm, meter, seed, generator, settings, progress)
+    grid, prompt, start_f = plan.grid, plan.prompt, plan.start_f
+    loops = []
+    for i in range(variations):
+        audio, tokens, score, first, take = _loop_from_tokens(model, prompt, start_f, grid, bars, plan.cond,
+                                                              plan.null, plan.settings, plan.generator,
+                                                              plan.conditions, progress)
+        loops.append(Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, tokens, score, first, plan.source,
+                          plan.text, estimate_key(audio, model.sample_rate), {"variation": i}, take))
+        # the next one continues from this loop's last whole bars (which end on a bar line)
+        bar_f = _bar_frames(grid, model.frame_rate)
+        keep_bars = max(1, min(bars, int(_window_frames(model) // 2 // bar_f)))
+        keep = min(tokens.shape[-1], int(round(keep_bars * bar_f)))
+        prompt, start_f = tokens[None, :, tokens.shape[-1] - keep:].to(model.device), keep
+    return loops
+
+
+def stream_loop(model, description: str | None, bars: int, bpm: float | None = None, meter: str = "4/4", *,
+                chunk_seconds: float = 1.0, seed: int | None = None, generator: torch.Generator | None = None,
+                settings: LoopSettings | None = None, cancelled=None) -> Iterator[torch.Tensor]:
+    """Yield one loop in chunks [C, n] while its tokens are sampled; joined, they are `generate_loop`'s audio
+    for the same seed and `blend="tail"` (same tokens and assembly; the streaming decoder differs by float
+    rounding). A streamed loop's seam is the tail blend (its end into the lead-in): the head blend of a
+    whole loop needs the end before the first samples.
+
+    What streams: the loop's bars are decoded and resampled as soon as their tokens are sampled. Limits: the
+    tempo must be known up front (given or in the prompt); the preroll is sampled before the first chunk;
+    the last bar arrives at the end, after its candidate endings are sampled and scored (a pause of about
+    one bar's sampling time x candidates / batch speed-up); the chunk size is fixed except the last."""
+    if not isinstance(chunk_seconds, (int, float)) or isinstance(chunk_seconds, bool) or \
+            not math.isfinite(chunk_seconds) or chunk_seconds <= 0:
+        raise ConfigError(f"chunk_seconds must be a positive number, got {chunk_seconds!r}")
+    settings = replace(settings or LoopSettings(), blend="tail")
+    plan = _plan(model, description, bars, bpm, meter, seed, generator, settings, False, need_tempo=True)
+    return _stream(model, plan, bars, max(1, int(round(chunk_seconds * model.sample_rate))), cancelled)
+
+
+def _stream(model, plan: _Plan, bars: int, chunk: int, cancelled) -> Iterator[torch.Tensor]:
+    grid, start_f = plan.grid, plan.start_f
+    loop_f, ending = _loop_frames(model, grid, bars)
+    end_f, wrap = start_f + loop_f, _wrap_frames(model, plan.settings)
+    hop = model.hop_length
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def should_stop() -> bool:
+        return stop.is_set() or (cancelled is not None and bool(cancelled()))
+
+    def work():
+        try:
+            with torch.inference_mode():
+                head = _generate(model, plan.conditions, plan.prompt, end_f - ending, plan.generator, False,
+                                 _bar_frames(grid, model.frame_rate),
+                                 on_frames=lambda codes: results.put(("frames", codes)), cancelled=should_stop)
+                start_tokens = head[..., start_f:start_f + wrap]
+                endings, scores = choose_ending(model, head, start_tokens, ending, plan.cond, plan.null,
+                                                plan.settings.candidates, plan.generator)
+                best = int(torch.argmax(scores))
+                results.put(("frames", endings[best:best + 1]))
+                results.put(("frames", start_tokens))
+            results.put(("done", None))
+        except GenerationCancelled:
+            results.put(("cancelled", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            results.put(("error", exc))
+
+    decoder = StreamDecoder(model)
+    assembler = LoopAssembler(start_f * hop, end_f * hop, grid.samples(bars, model.sample_rate),
+                              _fade(model, plan.settings), _radius(model), model.audio_channels)
+    worker = threading.Thread(target=work, name=f"tonecraft-{model.name}-loop", daemon=True)
+    worker.start()
+    pending = np.zeros((model.audio_channels, 0))
+    try:
+        while True:
+            kind, payload = results.get()
+            if kind == "error":
+                raise payload
+            if kind == "cancelled":
+                raise GenerationCancelled()
+            audio = decoder.push(payload) if kind == "frames" else decoder.flush()
+            out = assembler.push(audio[0].detach().cpu().double().numpy())
+            if kind == "done":
+                out = np.concatenate([out, assembler.finish()], axis=1)
+            pending = np.concatenate([pending, out], axis=1)
+            while pending.shape[1] >= chunk or (kind == "done" and pending.shape[1]):
+                piece, pending = pending[:, :chunk], pending[:, chunk:]
+                yield torch.from_numpy(piece).float()
+            if kind == "done":
+                return
+    finally:
+        stop.set()
+        worker.join()
+
+
+def loop_from_audio(wav: torch.Tensor, sample_rate: int, bars: int | None = None, bpm: float | None = None,
+                    meter: str = "4/4", *, model=None, description: str | None = None, seed: int | None = None,
+                    settings: LoopSettings | None = None) -> Loop:
+    """Turn a clip [C, T] into a seamless loop of `bars` bars (default: the most whole bars, a power of two,
+    that fit). Without a model: a bar-aligned cut whose first `fade` samples blend from the audio after the
+    loop end (or, at the end of the clip, whose last ones blend into the lead-in). With a model: the clip is
+    encoded and the seam is regenerated and chosen as in `generate_loop`."""
+    settings = (settings or LoopSettings()).validate()
+    wav = torch.as_tensor(wav).float()
+    if wav.dim() == 1:
+        wav = wav[None]
+    tempo = float(bpm) if bpm is not None else estimate_tempo(wav, sample_rate)
+    if tempo <= 0:
+        raise ConfigError("no beat found in the clip; pass its tempo (--bpm)")
+    grid = BarGrid.parse(tempo, meter)
+    bar = grid.bar_seconds * sample_rate
+    phase = beat_phase(wav, sample_rate, grid.bpm, grid.beats_per_bar) * sample_rate
+    fade = int(round(settings.fade_seconds * sample_rate))
+    fits = int((wav.shape[-1] - phase - fade) // bar)
+    if bars is None:
+        if fits < 1:
+            raise ConfigError(f"the clip ({wav.shape[-1] / sample_rate:.2f} s) holds less than one bar at "
+                              f"{grid.bpm:g} bpm {grid.meter}")
+        bars = 1 << int(math.log2(fits))
+    check_bars(bars)
+    length = grid.samples(bars, sample_rate)
+    # the latest bar line that still fits, but not later than bar 1 (skip a weak first bar when possible)
+    k = min(1, int((wav.shape[-1] - phase - length - fade) // bar))
+    if k < 0:
+        raise ConfigError(f"the clip ({wav.shape[-1] / sample_rate:.2f} s) is shorter than {bars} bars at "
+                          f"{grid.bpm:g} bpm {grid.meter} ({length / sample_rate:.2f} s) plus the seam")
+    start = int(round(phase + k * bar))
+    source = "given" if bpm is not None else "estimated"
+    if model is None:
+        x = mono(wav)
+        start = nearest_zero_crossing(x, start, max(1, int(ZERO_CROSSING_RADIUS_S * sample_rate)))
+        out = wav[:, start:start + length].clone()
+        if start + length + fade <= wav.shape[-1]:
+            out[:, :fade] = crossfade(wav[:, start + length:start + length + fade], wav[:, start:start + fade])
+        elif start >= fade:
+            out[:, -fade:] = crossfade(out[:, -fade:], wav[:, start - fade:start], from_start=False)
+        return Loop(out, sample_rate, grid.bpm, bars, grid.meter, torch.empty(0, 0, dtype=torch.long),
+                    bpm_source=source, description=description, key=estimate_key(out, sample_rate),
+                    info={"source_start": start, "method": "cut+crossfade"})
+    generator = model.make_generator(seed, None)
+    text = prompt_with_bpm(description, grid.bpm) if model.lm.beat_grid is not None else description
+    cond, null, conditions = _conditions_for(model, text)
+    # the encoded clip starts on a downbeat (the beat grid's phase 0) when a whole bar precedes the loop
+    crop = int(round(phase)) if k >= 1 else 0
+    tokens = model.encode_prompt(wav[:, crop:], sample_rate)
+    start_f = int(round((start - crop) / sample_rate * model.frame_rate))
+    if start_f * model.hop_length < max(_fade(model, settings), 32):
+        raise ConfigError("with --model the loop needs some audio before its first downbeat (a lead-in); "
+                          "use a clip that starts earlier, or no model")
+    audio, loop_tokens, score, first, take = _loop_from_tokens(model, tokens, start_f, grid, bars, cond, null,
+                                                               settings, generator, conditions, False)
+    return Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, loop_tokens, score, first, source, text,
+                estimate_key(audio, model.sample_rate), {"source_start": int(round(phase + k * bar)),
+                                                         "method": "model seam"}, take)
