@@ -1,5 +1,6 @@
 import math
 import os
+import warnings
 
 import numpy as np
 import pyloudnorm
@@ -111,6 +112,18 @@ def test_loudness_edge_cases():
     assert torch.isfinite(out).all() and out.abs().max() <= 1.0
     with pytest.raises(AudioError, match="sample rate"):
         normalize_audio(sine(), "loudness")
+
+
+def test_loudness_at_rates_below_the_k_weighting_shelf():
+    """At 1600 Hz (tiny test codecs) BS.1770's K-weighting filter is unstable and its level overflows: the RMS
+    fallback applies, instead of a gain of 0 that wrote all-zero files."""
+    t = torch.arange(1600) / 1600
+    wav = (0.01 * torch.sin(2 * math.pi * 220 * t))[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        out = normalize_audio(wav, "loudness", loudness_headroom_db=20, sample_rate=1600)
+    assert torch.isfinite(out).all() and out.abs().max() > 0.05
+    assert abs(20 * math.log10(out.pow(2).mean().sqrt().item()) - -20.0) < 0.5
 
 
 def test_missing_empty_corrupt_files(tmp_path):
