@@ -37,6 +37,37 @@ PROMPTS = [
 ]
 
 
+def summarize(rows: list[dict], head: dict) -> dict:
+    n = len(rows)
+
+    def share(test):
+        k = sum(bool(test(r)) for r in rows)
+        return f"{k}/{n} ({100 * k / n:.0f} %)"
+
+    def near(est, bpm, tol, factors=(1.0,)):
+        return est is not None and est > 0 and any(abs(est * f - bpm) <= tol * bpm for f in factors)
+
+    octave = (1.0, 2.0, 0.5)
+    return {
+        **{k: head[k] for k in ("loops", "bars", "model", "candidates") if k in head},
+        "within_beats_ours": share(lambda r: r["ours_within"]), "within_beats_naive": share(lambda r: r["naive_within"]),
+        "within_bars_ours": share(lambda r: r["ours_within_bars"]),
+        "within_bars_naive": share(lambda r: r["naive_within_bars"]),
+        "median_score_ours": round(statistics.median(r["ours"] for r in rows), 3),
+        "median_score_naive": round(statistics.median(r["naive"] for r in rows), 3),
+        "median_jump_ours": round(statistics.median(r["ours_jump"] for r in rows), 2),
+        "median_jump_naive": round(statistics.median(r["naive_jump"] for r in rows), 2),
+        "length_exact": share(lambda r: r["length_ok"]),
+        "tempo_within_2pct": share(lambda r: near(r["est_bpm"], r["bpm"], 0.02)),
+        "tempo_within_2pct_octave": share(lambda r: near(r["est_bpm"], r["bpm"], 0.02, octave)),
+        "tempo_within_8pct_octave": share(lambda r: near(r["est_bpm"], r["bpm"], 0.08, octave)),
+        "librosa_within_2pct_octave": share(lambda r: near(r.get("librosa_bpm"), r["bpm"], 0.02, octave)),
+        "librosa_within_8pct_octave": share(lambda r: near(r.get("librosa_bpm"), r["bpm"], 0.08, octave)),
+        "ending_choice_gain_logprob": round(statistics.mean(r["seam_logprob"] - r["first_logprob"] for r in rows), 4),
+        "seconds_per_loop": head.get("seconds_per_loop"),
+    }
+
+
 def librosa_tempo(wav, sample_rate):
     """librosa's beat tracker as a second opinion (None where the eval extra is not installed)."""
     try:
@@ -54,7 +85,12 @@ def main(argv=None) -> int:
     ap.add_argument("--bars", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=LoopSettings.candidates)
     ap.add_argument("--json", default=None, help="write the per-loop rows here")
+    ap.add_argument("--summarize", default=None, metavar="JSON", help="only print the summary of a saved run")
     args = ap.parse_args(argv)
+    if args.summarize:
+        saved = json.loads(open(args.summarize).read())
+        print(json.dumps(summarize(saved["rows"], saved["summary"]), indent=1))
+        return 0
     torch.set_num_threads(1)
     model = load_model(args.model)
     rows = []
@@ -82,25 +118,9 @@ def main(argv=None) -> int:
                "seconds": round(time.time() - t, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    n = len(rows)
-
-    def share(key):
-        return f"{sum(r[key] for r in rows)}/{n} ({100 * sum(r[key] for r in rows) / n:.0f} %)"
-
-    summary = {
-        "loops": n, "bars": args.bars, "model": args.model, "candidates": args.candidates,
-        "within_beats_ours": share("ours_within"), "within_beats_naive": share("naive_within"),
-        "within_bars_ours": share("ours_within_bars"), "within_bars_naive": share("naive_within_bars"),
-        "median_score_ours": round(statistics.median(r["ours"] for r in rows), 3),
-        "median_score_naive": round(statistics.median(r["naive"] for r in rows), 3),
-        "median_jump_ours": round(statistics.median(r["ours_jump"] for r in rows), 2),
-        "median_jump_naive": round(statistics.median(r["naive_jump"] for r in rows), 2),
-        "length_exact": share("length_ok"), "tempo_within_2pct": share("tempo_2pct"),
-        "tempo_within_2pct_octave": share("tempo_2pct_octave"),
-        "librosa_tempo_within_2pct_octave": share("librosa_2pct_octave"),
-        "ending_choice_gain_logprob": round(statistics.mean(r["seam_logprob"] - r["first_logprob"] for r in rows), 4),
-        "seconds_per_loop": round((time.time() - t0) / n, 1),
-    }
+    summary = summarize(rows, {"loops": len(rows), "bars": args.bars, "model": args.model,
+                               "candidates": args.candidates,
+                               "seconds_per_loop": round((time.time() - t0) / len(rows), 1)})
     print(json.dumps(summary, indent=1))
     if args.json:
         from tonecraft.fileio import atomic_write_json

@@ -165,7 +165,8 @@ def write_generated_loops(model, text: str | None, args: argparse.Namespace, sav
     for path, loop in zip(paths, loops):
         write_loop_file(path, loop.audio, loop.sample_rate, args.normalize, save)
         print(path)
-    print(write_sidecar(Path(args.output), paths, loops, {"model": args.model, "prompt": text, "seed": args.seed}))
+    print(write_sidecar(Path(args.output), paths, loops, {"model": args.model or model.name, "prompt": text,
+                                                          "seed": args.seed}))
     return 0
 
 
