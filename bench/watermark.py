@@ -180,6 +180,9 @@ def main(argv=None) -> int:
     sfx = _files(DATA / "sfx-v1" / "audio" / "valid", 3.0) + _files(DATA / "sfx-v1" / "audio" / "test", 3.0)
     rand.shuffle(music)
     rand.shuffle(sfx)
+    sfx_more = _files(DATA / "sfx-v1" / "audio" / "train", 3.0)  # valid + test hold ~100 clips of >= 3 s
+    rand.shuffle(sfx_more)
+    sfx += sfx_more
     n_music = args.marked // 2
     marked_files = music[:n_music] + sfx[:args.marked - n_music]
     n_synth = min(40, args.unmarked // 5)

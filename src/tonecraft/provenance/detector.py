@@ -74,12 +74,12 @@ def _search(tile_sets: list[tuple[int, int, np.ndarray]]) -> Alignment | None:
 
 
 def decode_payload(aligned: np.ndarray) -> Payload | None:
-    """Viterbi over the coded bits' soft values at an alignment; None unless CRC and marker check."""
+    """Viterbi over the coded bits' soft values at an alignment; None unless CRC-16 and marker check."""
     soft = np.zeros(N_CODED)
     np.add.at(soft, OWNER[OWNER >= 0], (aligned * CHIPS)[OWNER >= 0])
-    bits = ecc.viterbi(soft, N_BITS + 8)
+    bits = ecc.viterbi(soft, N_BITS + ecc.CRC_BITS)
     info, crc = bits[:N_BITS], bits[N_BITS:]
-    if not np.array_equal(ecc.crc8(info), crc):
+    if not np.array_equal(ecc.crc16(info), crc):
         return None
     payload = Payload.from_bits(info)
     return payload if payload.is_tonecraft else None

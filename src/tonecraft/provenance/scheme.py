@@ -14,12 +14,12 @@ Scheme (why each choice is there):
   `DEFAULT_SNR_DB` (31 dB), and no point moves by more than MAX_DELTA (+-2.6 dB).
 - The pattern repeats every `PERIOD_S` (1.54 s: 48 tile columns), so any crop of >= 1.6 s holds every tile;
   all repetitions are folded together before correlating (a longer file scores higher, ~sqrt(length)).
-- Payload: 32 bits + CRC-8, rate-1/2 K=7 convolutional code (92 coded bits, ~31 tiles each), soft Viterbi.
+- Payload: 32 bits + CRC-16, rate-1/2 K=7 convolutional code (108 coded bits, ~27 tiles each), soft Viterbi.
 - Detection: log-magnitudes, whitened (minus the mean over +-4 frames per bin and over the band per frame),
   clipped, summed per tile, folded over the period, then correlated with the sync pattern at every
   alignment (2 sample offsets x 2 frame parities x 48 tile shifts). The score is that correlation over its
   standard deviation, ~N(0, 1) on unmarked audio. At the best alignment the payload bits' soft values go
-  through Viterbi; a payload counts when its CRC-8 and marker byte check.
+  through Viterbi; a payload counts when its CRC-16 and marker byte check.
 - Localisation: the same search on windows of `WINDOW_S` (3.1 s) every half window.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ SHAPE_MAX = 16.0
 SHAPE_GAMMA = 0.5
 FLOOR_DB = -45.0
 DEFAULT_SNR_DB = 31.0
-N_CODED = ecc.coded_length(N_BITS + 8)
+N_CODED = ecc.coded_length(N_BITS + ecc.CRC_BITS)
 MIN_SECONDS = 1.6               # shortest audio that holds one full period (after alignment slack)
 WINDOW_S = 2 * PERIOD_S + 0.03  # localisation window
 THRESHOLD = 5.0                 # score for "watermarked" (see bench/watermark.py for the false positives)
@@ -75,7 +75,7 @@ SYNC = np.where(OWNER < 0, CHIPS, 0.0)
 def tile_signs(payload: Payload) -> np.ndarray:
     """+-1 per tile of one period: the chip times the symbol (+1 for sync, +-1 for the coded bit)."""
     info = payload.bits()
-    coded = ecc.encode(np.concatenate([info, ecc.crc8(info)])).astype(np.float64) * 2 - 1
+    coded = ecc.encode(np.concatenate([info, ecc.crc16(info)])).astype(np.float64) * 2 - 1
     return CHIPS * np.where(OWNER < 0, 1.0, coded[np.maximum(OWNER, 0)])
 
 
