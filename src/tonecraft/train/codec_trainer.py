@@ -130,6 +130,7 @@ def codec_from_checkpoint(path: str | Path) -> Codec:
 
 class CodecTrainer(Trainer):
     name = "codec"
+    cpu_autocast = False  # nearest-codeword search and k-means want full precision
 
     def auto_precision(self) -> str:
         return "fp32"  # nearest-codeword search and k-means want full precision (audiocraft: fp32)
