@@ -8,6 +8,7 @@ Waveforms are float32 torch tensors shaped [channels, samples] with values nomin
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -299,20 +300,16 @@ def _loudness_db(wav: torch.Tensor, sample_rate: int) -> float:
     """Integrated loudness of [C, T] audio in LUFS; where BS.1770 cannot measure (shorter than one 0.4 s
     gating block, more than 5 channels, a rate whose Nyquist frequency is under the K-weighting shelf at
     ~1.7 kHz, where the filter is unstable and the level overflows) the RMS level in dBFS. -inf for silence."""
-    def rms_db() -> float:
-        rms = wav.pow(2).mean().sqrt().item()
-        return 20 * np.log10(rms) if rms >= 1e-8 else -np.inf
+    level = np.nan
+    if sample_rate >= 4000:
+        import pyloudnorm  # lazy: pulls in scipy.signal (~0.6 s), only needed here
 
-    if sample_rate < 4000:
-        return rms_db()
-    import pyloudnorm  # lazy: pulls in scipy.signal (~0.6 s), only needed here
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), contextlib.suppress(ValueError):
             level = pyloudnorm.Meter(sample_rate).integrated_loudness(wav.detach().cpu().double().numpy().T)
-    except ValueError:
-        return rms_db()
-    return level if (np.isfinite(level) or np.isneginf(level)) else rms_db()
+    if np.isfinite(level) or np.isneginf(level):
+        return level
+    rms = wav.pow(2).mean().sqrt().item()
+    return 20 * np.log10(rms) if rms >= 1e-8 else -np.inf
 
 
 def normalize_audio(
