@@ -52,7 +52,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cfg-coef", type=float, default=None, help="default: the model's")
     p.add_argument("--time-budget-min", type=float, default=None, help="stop generating after this many minutes")
     p.add_argument("--save-audio", default=None, help="folder for the generated clips")
-    p.add_argument("--ce-cache", default=None, help="token cache of the held-out clips (default: encode them)")
+    p.add_argument("--ce-cache", default=None,
+                   help="token cache of the held-out clips, encoded with the LM's codec (all its clips; "
+                        "default: encode --max-clips held-out clips)")
     p.add_argument("--ce-seconds", type=float, default=None,
                    help="CE on the first N s of each clip (default: the model's window, its training segment; "
                         "give the run's data.segment_duration for an LM checkpoint.pt)")
