@@ -180,14 +180,15 @@ def main(argv=None) -> int:
     sfx = _files(DATA / "sfx-v1" / "audio" / "valid", 3.0) + _files(DATA / "sfx-v1" / "audio" / "test", 3.0)
     rand.shuffle(music)
     rand.shuffle(sfx)
-    sfx_more = _files(DATA / "sfx-v1" / "audio" / "train", 3.0)  # valid + test hold ~100 clips of >= 3 s
-    rand.shuffle(sfx_more)
-    sfx += sfx_more
     n_music = args.marked // 2
     marked_files = music[:n_music] + sfx[:args.marked - n_music]
     n_synth = min(40, args.unmarked // 5)
     n_speech = min(20, args.unmarked // 10) if shutil.which("espeak-ng") else 0
     n_real = max(0, args.unmarked - n_synth - n_speech)
+    if args.marked - n_music + n_real - n_real // 2 > len(sfx):  # valid + test hold ~100 clips of >= 3 s
+        more = _files(DATA / "sfx-v1" / "audio" / "train", 3.0)
+        rand.shuffle(more)
+        sfx += more
     unmarked_files = music[n_music:n_music + n_real // 2] + sfx[args.marked - n_music:args.marked - n_music + n_real - n_real // 2]
     others = [_load(p)[0] for p in music[-20:]]
     atk = attacks(others, rng)
