@@ -167,6 +167,21 @@ def test_loop_from_audio_with_the_model_regenerates_the_seam(grid, grid_model, p
     assert loop.length == 2 * 2 * SR and loop.info["method"] == "model seam" and math.isfinite(loop.seam_logprob)
 
 
+def test_a_streamed_loop_stops_within_a_step_when_cancelled(grid_model):
+    from tonecraft.models.frames import GenerationCancelled
+
+    with pytest.raises(GenerationCancelled):  # during the preroll: at once
+        loops.stream_loop(grid_model, "a", 1, bpm=150, seed=0, cancelled=lambda: True)
+    calls = {"n": 0}
+
+    def later():
+        calls["n"] += 1
+        return calls["n"] > 120  # after the preroll (80 steps), during the bar
+    with pytest.raises(GenerationCancelled):
+        list(loops.stream_loop(grid_model, "a", 1, bpm=150, seed=0, cancelled=later))
+    assert calls["n"] < 200
+
+
 def test_musicgen_api(grid_model):
     audio = grid_model.generate(["a", "b"], loop=True, bars=1, bpm=150, seed=0)
     assert audio.shape == (2, 1, round(4 * 60 / 150 * SR))

@@ -182,19 +182,27 @@ def wrap_logprob(model, codes: torch.Tensor, condition: ConditionTensors, scored
 
 
 def choose_ending(model, head: torch.Tensor, start_tokens: torch.Tensor, ending: int, cond: ConditionTensors,
-                  null: ConditionTensors, candidates: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+                  null: ConditionTensors, candidates: int, generator, cancelled=None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample `candidates` endings of `ending` frames after head [1, K, T] (one batch) and score the loop's
-    start tokens [1, K, w] after each. Returns (endings [n, K, ending], scores [n])."""
+    start tokens [1, K, w] after each. Returns (endings [n, K, ending], scores [n]). `cancelled()` true ->
+    GenerationCancelled within a decoding step."""
     p = model.params
     window = _window_frames(model)
     wrap = start_tokens.shape[-1]
     offset = max(0, head.shape[-1] + ending - window)
     prompt = head[..., offset:].expand(candidates, -1, -1).contiguous()
     c, n = _repeat(cond, candidates), _repeat(null, candidates)
+
+    def check(_offset, _seq):
+        if cancelled is not None and cancelled():
+            raise GenerationCancelled()
+
     with torch.inference_mode():
         out = generate_tokens(model.lm, c, n, prompt=prompt, max_gen_len=prompt.shape[-1] + ending,
                               use_sampling=p.use_sampling, temp=p.temperature, top_k=p.top_k, top_p=p.top_p,
-                              cfg_coef=p.cfg_coef, generator=generator, first_frame=offset)
+                              cfg_coef=p.cfg_coef, generator=generator, first_frame=offset,
+                              on_step=None if cancelled is None else check)
     endings = out[..., prompt.shape[-1]:]
     full = torch.cat([head.expand(candidates, -1, -1), endings, start_tokens.expand(candidates, -1, -1)], dim=-1)
     lo = max(0, full.shape[-1] - window)
@@ -316,7 +324,8 @@ class _Plan:
     settings: LoopSettings
 
 
-def _plan(model, description, bars, bpm, meter, seed, generator, settings, progress, need_tempo=False) -> _Plan:
+def _plan(model, description, bars, bpm, meter, seed, generator, settings, progress, need_tempo=False,
+          cancelled=None) -> _Plan:
     check_bars(bars)
     if description is not None and not isinstance(description, str):
         raise ConfigError(f"the description must be a string or None, got {type(description).__name__}")
@@ -332,7 +341,7 @@ def _plan(model, description, bars, bpm, meter, seed, generator, settings, progr
     if tempo is None:  # a first take at 120 bpm-sized length, then the measured tempo
         guess = BarGrid.parse(120.0, meter)
         frames = int(round((settings.preroll_bars + bars) * _bar_frames(guess, model.frame_rate)))
-        prompt = _generate(model, conditions, None, frames, generator, progress)
+        prompt = _generate(model, conditions, None, frames, generator, progress, cancelled=cancelled)
         tempo = estimate_tempo(model.generate_audio(prompt)[0], model.sample_rate)
         if tempo <= 0:
             raise ConfigError("no beat found in the generated audio to set the loop's tempo; pass bpm (--bpm)")
@@ -341,10 +350,10 @@ def _plan(model, description, bars, bpm, meter, seed, generator, settings, progr
     if prompt is None:  # the preroll (+ a bar to find the downbeat in, for a model without a beat grid)
         extra = 0 if model.lm.beat_grid is not None else 1
         prompt = _generate(model, conditions, None, int(round((settings.preroll_bars + extra) * bar_f)), generator,
-                           progress)
+                           progress, cancelled=cancelled)
     start_f = _start_frame(model, prompt, grid, settings.preroll_bars)
     if start_f > prompt.shape[-1]:
-        prompt = _generate(model, conditions, prompt, start_f, generator, progress, bar_f)
+        prompt = _generate(model, conditions, prompt, start_f, generator, progress, bar_f, cancelled=cancelled)
     return _Plan(grid, source, text, cond, null, conditions, prompt, start_f, generator, settings)
 
 
@@ -383,12 +392,15 @@ def stream_loop(model, description: str | None, bars: int, bpm: float | None = N
     What streams: the loop's bars are decoded and resampled as soon as their tokens are sampled. Limits: the
     tempo must be known up front (given or in the prompt); the preroll is sampled before the first chunk;
     the last bar arrives at the end, after its candidate endings are sampled and scored (a pause of about
-    one bar's sampling time x candidates / batch speed-up); the chunk size is fixed except the last."""
+    one bar's sampling time x candidates / batch speed-up); the chunk size is fixed except the last.
+    `cancelled()` is polled every decoding step (preroll, bars, endings); once true, GenerationCancelled is
+    raised (by this call during the preroll, else by the iterator)."""
     if not isinstance(chunk_seconds, (int, float)) or isinstance(chunk_seconds, bool) or \
             not math.isfinite(chunk_seconds) or chunk_seconds <= 0:
         raise ConfigError(f"chunk_seconds must be a positive number, got {chunk_seconds!r}")
     settings = replace(settings or LoopSettings(), blend="tail")
-    plan = _plan(model, description, bars, bpm, meter, seed, generator, settings, False, need_tempo=True)
+    plan = _plan(model, description, bars, bpm, meter, seed, generator, settings, False, need_tempo=True,
+                 cancelled=cancelled)
     return _stream(model, plan, bars, max(1, int(round(chunk_seconds * model.sample_rate))), cancelled)
 
 
@@ -411,7 +423,7 @@ def _stream(model, plan: _Plan, bars: int, chunk: int, cancelled) -> Iterator[to
                                  on_frames=lambda codes: results.put(("frames", codes)), cancelled=should_stop)
                 start_tokens = head[..., start_f:start_f + wrap]
                 endings, scores = choose_ending(model, head, start_tokens, ending, plan.cond, plan.null,
-                                                plan.settings.candidates, plan.generator)
+                                                plan.settings.candidates, plan.generator, should_stop)
                 best = int(torch.argmax(scores))
                 results.put(("frames", endings[best:best + 1]))
                 results.put(("frames", start_tokens))
