@@ -23,7 +23,7 @@ def start_server(model_dir, data_dir, *extra):
     proc = subprocess.Popen([sys.executable, "-m", "tonecraft.cli", "serve", "--port", "0", "--model", str(model_dir),
                              "--data-dir", str(data_dir), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
-    end = time.time() + 120
+    end = time.time() + 300  # a loaded shared machine can take minutes just to import torch
     lines = []
     while time.time() < end:
         line = proc.stdout.readline()

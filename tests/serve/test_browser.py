@@ -106,6 +106,23 @@ def test_studio_in_chromium(tmp_path):
             assert page.locator(".segment .segment-prompt").input_value() == "bright strings join"
             page.click(".segment .remove-segment")
 
+            # a seamless loop: bars and tempo instead of a duration
+            page.check("#loop")
+            assert page.is_disabled("#duration") and page.is_disabled("#add-segment")
+            page.fill("#bars", "1")
+            page.fill("#bpm", "120")
+            with page.expect_request(lambda r: r.url.endswith("/v1/jobs") and r.method == "POST") as posted:
+                page.click("#generate")
+            body = posted.value.post_data_json
+            assert (body["loop"], body["bars"], body["bpm"], body["meter"]) == (True, 1, 120, "4/4")
+            assert "duration" not in body
+            page.wait_for_selector(".result.done canvas.waveform[data-ready='1'] >> nth=2", timeout=180_000)
+            looped = page.locator(".result.done").first
+            assert "loop of 1 bar at 120 bpm in 4/4" in looped.locator(".meta").inner_text()
+            assert float(looped.locator("canvas.waveform").get_attribute("data-seconds")) == pytest.approx(2.0, abs=0.01)
+            page.uncheck("#loop")
+            assert not page.is_disabled("#duration")
+
             # a long job, started with Enter, played live, cancelled while it runs
             page.fill("#prompt", "slow ambient drone")
             page.fill("#duration", "60")

@@ -21,7 +21,10 @@ from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from .. import vorbis_comments
 from ..audio import load_audio, read_tags, resample, save_audio
+from ..conditioning.tempo import parse_bpm
+from ..models.loop_audio import BarGrid
 from ..models.params import GenerationParams
 from . import uploads
 from .cleanup import Janitor
@@ -140,6 +143,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         params["model"] = name
         with janitor.lock:  # an upload checked here cannot expire before the job that references it is stored
             clip = upload_seconds(req.continuation)
+            if req.loop or req.model_fields_set & {"bars", "bpm", "meter"}:
+                params.update(check_loop(req, name, model))
             if req.segments is not None:
                 check_segments(req, name, model)
                 params.update(prompt=req.segments[0].prompt, duration=sum(s.duration for s in req.segments) + clip)
@@ -149,7 +154,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                 raise Problem(400, f"the continuation audio is {clip:.1f} s: the duration (which counts it) must "
                                    f"be longer")
             duration = params["duration"]
-            what = "the segments' total" if req.segments else "duration"
+            what = "the loop's length" if req.loop else "the segments' total" if req.segments else "duration"
             if duration > config.max_duration:
                 raise Problem(400, f"{what} {duration:g} s is above this server's {config.max_duration:.0f} s limit")
             if round(duration * model.frame_rate) < 1:
@@ -180,6 +185,25 @@ def create_app(config: ServeConfig) -> FastAPI:
         for i, seg in enumerate(req.segments, 1):
             if round(seg.duration * model.frame_rate) < 1:
                 raise Problem(400, f"segment {i}: duration {seg.duration:g} s is shorter than one frame of {name}")
+
+    def check_loop(req: JobRequest, name: str, model) -> dict:
+        """A loop's settings checked before it is queued; returns its length and tempo for the params."""
+        if not req.loop:
+            raise Problem(400, "bars / bpm / meter are loop settings: pass \"loop\": true")
+        if getattr(model, "family", "musicgen") != "musicgen":
+            raise Problem(400, f"{name} is a sound-effects model: loops need a music model")
+        if req.bars is None:
+            raise Problem(400, "a loop needs \"bars\": its length in bars")
+        if "duration" in req.model_fields_set:
+            raise Problem(400, "a loop takes its length from bars and the tempo: drop duration")
+        if req.segments is not None or req.continuation is not None or req.melody is not None:
+            raise Problem(400, "a loop cannot be combined with segments, continuation or melody")
+        tempo = req.bpm if req.bpm is not None else parse_bpm(req.prompt)
+        if tempo is None:
+            raise Problem(400, "a loop needs its tempo up front: give bpm, or put it in the prompt "
+                               "('90 bpm', 'slow', 'upbeat')")
+        grid = BarGrid.parse(tempo, req.meter)  # a bad bpm or meter: ConfigError -> 400 with its message
+        return {"duration": round(req.bars * grid.bar_seconds, 6), "tempo_bpm": float(tempo), "meter": grid.meter}
 
     def upload_seconds(upload_id: str | None) -> float:
         if upload_id is None:
@@ -268,6 +292,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             if fmt in ("mp3", "ogg") and sr < 8000:  # these codecs need ordinary rates
                 wav, sr = resample(wav, sr, 16000), 16000
             save_audio(path, wav, sr, normalize="none", tags=read_tags(wav_path))  # the labels travel along
+            if job["params"].get("loop") and fmt in ("ogg", "flac"):  # loop points as engines read them
+                vorbis_comments.set_comments(path, vorbis_comments.loop_tags(0, wav.shape[-1]))
         return FileResponse(path, media_type=MEDIA[fmt], filename=f"tonecraft-{job_id}-{k}.{fmt}")
 
     @app.get("/v1/jobs/{job_id}/stream")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from .. import riff
 from ..audio import load_audio
 from ..errors import TonecraftError
 from ..models.frames import GenerationCancelled
@@ -220,6 +221,8 @@ class JobManager:
             model.set_generation_params(duration=duration, top_k=p["top_k"], top_p=p["top_p"],
                                         temperature=p["temperature"], cfg_coef=p["cfg"], extend_stride=stride)
 
+        if p.get("loop"):
+            return self._run_loop(slot, job, started, configure)
         segments = job_segments(p)
         expected_s, prompt, extra = sum(s.seconds for s in segments), None, {}
         if p.get("continuation_file"):
@@ -248,20 +251,57 @@ class JobManager:
                 for k in range(chunk.shape[0]):
                     live.chunks[k].append(pcm16(chunk[k]))
         audio = torch.cat(parts, dim=-1)
-        info = Provenance(model=job["model"], prompt=p["prompt"], seed=job["seed"], params=generation_labels(p),
-                          watermark=bool(p.get("watermark", True)))
         for k in range(job["n"]):
-            save_generated(self.audio_path(job_id, k), audio[k], model.sample_rate, info)
+            save_generated(self.audio_path(job_id, k), audio[k], model.sample_rate, provenance(job))
+        self._done(slot, job_id, started, audio.shape[-1] / model.sample_rate)
+
+    def _run_loop(self, slot: Slot, job: dict, started: float, configure) -> None:
+        """A loop job: each variant is one streamed seamless loop (`models.loops.stream_loop`; independent
+        variants, where `tonecraft generate --variations` chains them), written with its loop points."""
+        p, model, job_id = job["params"], slot.model, job["id"]
+        configure(p["duration"])  # the sampling settings; the loop sets its own lengths
+        generator = torch.Generator(device=model.device).manual_seed(job["seed"])
+        expected = max(1, int(p["duration"] * model.sample_rate)) * job["n"]
+        got, live, loops = 0, self.live.get(job_id), []
+        stop = lambda: job_id in self.cancelled or self.closing  # noqa: E731
+        for k in range(job["n"]):
+            parts = []
+            for chunk in model.generate_stream(p["prompt"] or None, CHUNK_SECONDS, loop=True, bars=p["bars"],
+                                               bpm=p["bpm"], meter=p["meter"], generator=generator, cancelled=stop):
+                if stop():  # the choice of the ending does not poll the hook: a cancel is honoured here
+                    raise GenerationCancelled()
+                chunk = chunk.detach().cpu().float()
+                if not parts and not k:
+                    self.store.update_job(job_id, first_audio=time.time())
+                parts.append(chunk)
+                got += chunk.shape[-1]
+                self.progress[job_id] = min(0.99, got / expected)
+                if live is not None:
+                    live.chunks[k].append(pcm16(chunk))
+            loops.append(torch.cat(parts, dim=-1))
+            if stop():
+                raise GenerationCancelled()
+        for k, wav in enumerate(loops):
+            path = save_generated(self.audio_path(job_id, k), wav, model.sample_rate, provenance(job),
+                                  normalize="peak")  # one gain: the seam stays sample-continuous
+            riff.write_loop_points(path, model.sample_rate, 0, wav.shape[-1])
+        self._done(slot, job_id, started, loops[0].shape[-1] / model.sample_rate)
+
+    def _done(self, slot: Slot, job_id: str, started: float, seconds: float) -> None:
         finished = time.time()
-        seconds = audio.shape[-1] / model.sample_rate
         slot.seconds_per_second = (finished - started) / max(seconds, 1e-3)
         self.store.update_job(job_id, status="done", progress=1.0, finished=finished, seconds=seconds)
 
 
-def generation_labels(p: dict) -> dict:
-    """The parameters a file's labels record (not the server's file paths)."""
+def provenance(job: dict) -> Provenance:
+    """What a job's files are labelled (and watermarked) with: not the server's file paths."""
+    p = job["params"]
     keys = ("duration", "top_k", "top_p", "temperature", "cfg", "segments")
-    return {k: p[k] for k in keys if p.get(k) is not None}
+    if p.get("loop"):
+        keys += ("loop", "bars", "tempo_bpm", "meter")
+    labels = {k: p[k] for k in keys if p.get(k) is not None}
+    return Provenance(model=job["model"], prompt=p["prompt"], seed=job["seed"], params=labels,
+                      watermark=bool(p.get("watermark", True)))
 
 
 def extend_stride(model) -> float:

@@ -51,6 +51,11 @@ class JobRequest(BaseModel):
         None, min_length=1, max_length=MAX_SEGMENTS,
         description="multi-prompt piece: parts generated in order as one clip, each continuing the audio so far "
                     "with its own prompt (replaces prompt and duration; the total is limited like duration)")
+    loop: bool = Field(False, description="a seamless loop of `bars` bars (replaces duration; music models)")
+    bars: int | None = Field(None, ge=1, le=256, description="with loop: its length in bars")
+    bpm: float | None = Field(None, allow_inf_nan=False,
+                              description="with loop: its tempo (default: the prompt's, e.g. '90 bpm' or 'slow')")
+    meter: str = Field("4/4", max_length=8, description="with loop: the bar, e.g. 4/4, 3/4, 6/8")
     watermark: bool = Field(True, description="watermark the audio (see `tonecraft detect`); false: not marked, "
                                               "and the file's labels say so")
 

@@ -55,6 +55,16 @@ function currentKind() {
   return m ? m.kind : "music";
 }
 
+function loopChanged() {
+  const music = currentKind() !== "sfx";
+  $("loop").disabled = !music;
+  if (!music) $("loop").checked = false;
+  const on = $("loop").checked;
+  for (const id of ["bars", "bpm", "meter"]) $(id).disabled = !on;
+  $("duration").disabled = on;
+  $("add-segment").disabled = on;
+}
+
 function showExamples() {
   $("examples").replaceChildren(...EXAMPLES[currentKind() === "sfx" ? "sfx" : "music"].map((text) =>
     el("button", { type: "button", onclick: () => { $("prompt").value = text; $("prompt").focus(); } }, text)));
@@ -106,7 +116,13 @@ function requestBody() {
     n: Math.round(num("n")), watermark: $("watermark").checked,
   };
   const rows = segmentRows();
-  if (rows.length) {
+  if ($("loop").checked) {
+    body.loop = true;
+    body.bars = Math.round(num("bars"));
+    body.meter = $("meter").value;
+    if ($("bpm").value !== "") body.bpm = num("bpm");
+    delete body.duration;
+  } else if (rows.length) {
     body.segments = [{ prompt: body.prompt, duration: body.duration }, ...rows];
     delete body.prompt;
     delete body.duration;
@@ -188,6 +204,7 @@ function describe(job) {
   const p = job.params || {};
   const bits = [job.model, `${p.duration} s`, `seed ${job.seed}`];
   if (p.segments) bits.push(`${p.segments.length} segments`);
+  if (p.loop) bits.push(`loop of ${p.bars} bar${p.bars === 1 ? "" : "s"} at ${p.tempo_bpm} bpm in ${p.meter}`);
   if (p.n > 1) bits.push(`${p.n} variants`);
   bits.push(`top-k ${p.top_k}`, `temp ${p.temperature}`, `CFG ${p.cfg}`);
   if (p.top_p) bits.push(`top-p ${p.top_p}`);
@@ -289,6 +306,8 @@ function resultCard(job) {
         const up = await uploadBlob(blob, `${job.id}-${k}.wav`, mode);
         $("prompt").value = job.params.prompt;
         setSegments(null);
+        $("loop").checked = false;
+        loopChanged();
         if (mode === "continuation") $("duration").value = Math.ceil(up.seconds + Number(job.params.duration));
         say(mode === "continuation" ? "Ready to extend: press Generate." : "Melody set: press Generate.");
         $("prompt").focus();
@@ -313,8 +332,11 @@ function reuseSettings(job) {
   $("prompt").value = p.prompt;
   $("duration").value = p.segments ? p.segments[0].duration : p.duration;
   $("watermark").checked = p.watermark !== false;
+  $("loop").checked = Boolean(p.loop);
+  if (p.loop) { $("bars").value = p.bars; $("bpm").value = p.bpm ?? ""; $("meter").value = p.meter; }
   if ([...$("model").options].some((o) => o.value === job.model)) { $("model").value = job.model; showExamples(); }
   setSegments(p.segments);
+  loopChanged();
 }
 
 function follow(id) {
@@ -363,7 +385,8 @@ async function start() {
   $("random-seed").addEventListener("click", () => { $("seed").value = ""; });
   $("add-segment").addEventListener("click", () => addSegment().focus());
   $("duration").addEventListener("input", segmentsChanged);
-  $("model").addEventListener("change", showExamples);
+  $("model").addEventListener("change", () => { showExamples(); loopChanged(); });
+  $("loop").addEventListener("change", loopChanged);
   $("more").addEventListener("click", () => loadHistory().catch((e) => say(e.message, true)));
   $("record").addEventListener("click", toggleRecording);
   $("reference-mode").addEventListener("change", () => {
@@ -382,6 +405,7 @@ async function start() {
       $("model").append(el("option", { value: m.name }, `${m.name} (${m.kind === "sfx" ? "sound effects" : "music"})`));
     }
     showExamples();
+    loopChanged();
     await loadHistory();
     document.body.dataset.ready = "1";
   } catch (e) {
