@@ -37,8 +37,8 @@ def test_loop_job_is_exactly_its_bars_with_loop_points(make_client, tmp_path):
     slow = c.post("/v1/jobs", json={"prompt": "piano, 150 bpm", "loop": True, "bars": 1, "seed": 1})
     assert slow.status_code == 202 and c.get(f"/v1/jobs/{slow.json()['id']}").json()["params"]["duration"] == 1.6
     wait_for(c, slow.json()["id"], ("running",) + TERMINAL)
-    c.delete(f"/v1/jobs/{slow.json()['id']}")  # a loop's preroll and ending choice do not poll the hook:
-    assert wait_for(c, slow.json()["id"], timeout=60)["status"] == "cancelled"  # still cancelled, not saved
+    c.delete(f"/v1/jobs/{slow.json()['id']}")  # cancelled while its preroll is sampled: nothing is saved
+    assert wait_for(c, slow.json()["id"], timeout=60)["status"] == "cancelled"
     assert not list((data / "audio").glob(f"{slow.json()['id']}_*"))
 
 

@@ -268,7 +268,7 @@ class JobManager:
             parts = []
             for chunk in model.generate_stream(p["prompt"] or None, CHUNK_SECONDS, loop=True, bars=p["bars"],
                                                bpm=p["bpm"], meter=p["meter"], generator=generator, cancelled=stop):
-                if stop():  # the choice of the ending does not poll the hook: a cancel is honoured here
+                if stop():  # also checked here, so no chunk of a cancelled loop is kept
                     raise GenerationCancelled()
                 chunk = chunk.detach().cpu().float()
                 if not parts and not k:
