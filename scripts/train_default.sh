@@ -37,11 +37,7 @@ NPROC=${NPROC:-2}
 OUT=${OUT:-src/tonecraft/assets/default}
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-run_capped() {  # run_capped MINUTES cmd...: run, stopping it (gracefully) after MINUTES if set
-  local minutes=$1; shift
-  if [[ -n "$minutes" ]]; then timeout -s TERM "${minutes}m" "$@" || [[ $? == 124 ]]; else "$@"; fi
-}
-resume_flag() { [[ -f "$1/checkpoint.pt" ]] && echo "--resume $1" || true; }
+source scripts/train_lib.sh  # run_capped, resume_flag, build_token_caches
 
 # 1. corpus (music21 corpus subsets + MMA grooves rendered with FluidSynth; see docs/CORPUS.md)
 if [[ ! -f "$CORPUS/train.jsonl" || ! -f "$CORPUS/test.jsonl" ]]; then
@@ -56,18 +52,7 @@ $TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
 
 # 3. token caches (train / valid / test splits are held out by piece); the train split is encoded in
 #    NPROC shards side by side, then merged
-for split in valid test; do
-  [[ -f "$TOKENS/$split/index.json" ]] || $TC data cache "$CORPUS/$split.jsonl" --codec "$CODEC_RUN/export" -o "$TOKENS/$split" -q
-done
-if [[ ! -f "$TOKENS/train/index.json" ]]; then
-  shards=()
-  for ((k = 0; k < NPROC; k++)); do
-    shards+=("$TOKENS/shards/train_$k")
-    $TC data cache "$CORPUS/train.jsonl" --shard "$k/$NPROC" --codec "$CODEC_RUN/export" -o "${shards[k]}" -q &
-  done
-  wait
-  $TC data merge "$TOKENS/train" "${shards[@]}"
-fi
+build_token_caches "$CORPUS" "$TOKENS" --codec "$CODEC_RUN/export"
 
 # 4. LM stage 1: NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch
 run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m tonecraft.cli \

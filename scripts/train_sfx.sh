@@ -28,11 +28,7 @@ NPROC=${NPROC:-1}
 OUT=${OUT:-src/tonecraft/assets/sfx}
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-run_capped() {  # run_capped MINUTES cmd...: run, stopping it (gracefully) after MINUTES if set
-  local minutes=$1; shift
-  if [[ -n "$minutes" ]]; then timeout -s TERM "${minutes}m" "$@" || [[ $? == 124 ]]; else "$@"; fi
-}
-resume_flag() { [[ -f "$1/checkpoint.pt" ]] && echo "--resume $1" || true; }
+source scripts/train_lib.sh  # run_capped, resume_flag, build_token_caches
 
 # 1. corpus: Debian game/theme packages' recorded sounds + procedural SFX, 16 kHz mono (docs/SFX_CORPUS.md)
 if [[ ! -f "$CORPUS/train.jsonl" || ! -f "$CORPUS/test.jsonl" ]]; then
@@ -46,19 +42,7 @@ $TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
 
 # 3. token caches (splits are held out by source file); each sound is encoded with 0.5 s of silence after it, and
 #    the LM pads short sounds with the codes of silence (data.pad_with_silence) so that it learns where they end
-CACHE="data cache --codec $CODEC_RUN/export --tail-silence 0.5 -q"
-for split in valid test; do
-  [[ -f "$TOKENS/$split/index.json" ]] || $TC $CACHE "$CORPUS/$split.jsonl" -o "$TOKENS/$split"
-done
-if [[ ! -f "$TOKENS/train/index.json" ]]; then
-  shards=()
-  for ((k = 0; k < NPROC; k++)); do
-    shards+=("$TOKENS/shards/train_$k")
-    $TC $CACHE "$CORPUS/train.jsonl" --shard "$k/$NPROC" -o "${shards[k]}" &
-  done
-  wait
-  $TC data merge "$TOKENS/train" "${shards[@]}"
-fi
+build_token_caches "$CORPUS" "$TOKENS" --codec "$CODEC_RUN/export" --tail-silence 0.5
 
 # 4. LM (configs/sfx_lm.yaml): NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch
 run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m tonecraft.cli \
