@@ -35,7 +35,6 @@ SHIPPED_MODELS = (
 )
 DEFAULT_MODEL_NAME = SHIPPED_MODELS[0].name
 DEFAULT_SFX_MODEL_NAME = SHIPPED_MODELS[1].name
-DEFAULT_MODEL_ALIASES = (DEFAULT_MODEL_NAME, *SHIPPED_MODELS[0].aliases)
 
 
 def find_shipped(name: str | os.PathLike) -> ShippedModel | None:

@@ -44,7 +44,7 @@ class RunConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (auto: LM bf16 on CUDA if supported else fp16
     #                          with loss scaling; codec fp32; CPU: bf16 autocast where the CPU has native bf16,
-    #                          else fp32 -- emulated bf16 is ~6x slower, measured on an AVX2 CPU)
+    #                          else fp32: emulated bf16 is several times slower)
     progress: bool = True
     tensorboard: bool = True
     export_at_end: bool = True
