@@ -90,6 +90,7 @@ def test_audio_is_kept_when_the_write_fails_after_generating(models, tmp_path, c
 
     from tonecraft import audio
     from tonecraft.errors import OutputError
+    from tonecraft.models import output
 
     save = audio.save_audio
     target = tmp_path / "g.wav"
@@ -100,6 +101,7 @@ def test_audio_is_kept_when_the_write_fails_after_generating(models, tmp_path, c
         return save(path, *a, **k)
 
     monkeypatch.setattr(audio, "save_audio", failing)
+    monkeypatch.setattr(output, "save_audio", failing)  # generated clips are written by models.output
     rc, err = run_main(capsys, *GEN, "-m", models["lm"], "-d", "0.3", "-o", target)
     assert_clean(rc, err, ok=False, match="kept in")
     kept = re.search(r"kept in (\S+)", err).group(1)

@@ -334,7 +334,7 @@ def _stream(model, text, args, kw, info) -> int:
     # closing(): an error or a signal in the consumer stops and joins the sampling thread at once (a thread
     # left running at interpreter exit aborted the process: "terminate called without an active exception")
     with closing(model.generate_stream(text, chunk_seconds=args.chunk, **kw)) as raw:
-        chunks, tags = marked_stream(raw, model.sample_rate, info)
+        chunks, tags = marked_stream(raw, model.sample_rate, info, expected_seconds=model.params.duration)
         if args.output == "-":
             return _stream_stdout(chunks)
         path = Path(args.output)

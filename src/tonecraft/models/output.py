@@ -14,7 +14,8 @@ from typing import Iterable, Iterator
 import torch
 
 from ..audio import normalize_audio, save_audio, write_format
-from ..provenance import Payload, StreamEmbedder, WatermarkError, embed
+from ..provenance import MIN_SECONDS, Payload, StreamEmbedder, WatermarkError, embed
+from ..provenance.scheme import too_short_message
 from ..provenance.labels import generation_tags
 
 log = logging.getLogger("tonecraft")
@@ -68,12 +69,19 @@ def save_generated(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int,
 STREAM_BLOCK_S = 1.0  # a live stream lags by one block + 0.25 s of context
 
 
-def marked_stream(chunks: Iterable[torch.Tensor], sample_rate: int, info: Provenance | None = None
-                  ) -> tuple[Iterator[torch.Tensor], dict[str, str]]:
+def marked_stream(chunks: Iterable[torch.Tensor], sample_rate: int, info: Provenance | None = None,
+                  expected_seconds: float | None = None) -> tuple[Iterator[torch.Tensor], dict[str, str]]:
     """(chunks [C, n] watermarked as they pass, the tags for the file). Each chunk is marked as soon as the
-    block it completes is known; the output lags the input by up to 1.25 s and ends with the rest."""
+    block it completes is known; the output lags the input by up to 1.25 s and ends with the rest.
+    `expected_seconds`: the stream's length when known; shorter than the watermark needs, the chunks pass
+    unmarked and the labels say why, as `save_generated` does for a whole clip."""
     info = info or Provenance()
     state, payload = ("on", f"{info.payload().value:08x}") if info.watermark else ("off", None)
+    if info.watermark and expected_seconds is not None and expected_seconds < MIN_SECONDS:
+        reason = too_short_message(expected_seconds)
+        log.warning("not watermarked: %s", reason)
+        info = Provenance(info.model, info.prompt, info.seed, info.params, watermark=False)
+        state, payload = f"off: {reason}", None
     tags = generation_tags(model=info.model, prompt=info.prompt, seed=info.seed, params=info.params,
                            watermark=state, payload=payload)
     if not info.watermark:
