@@ -1,10 +1,12 @@
 """Helpers of the `tonecraft serve` tests."""
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def wait_for(client, job_id, statuses=("done", "failed", "cancelled"), timeout=30.0, headers=None):
@@ -17,9 +19,12 @@ def wait_for(client, job_id, statuses=("done", "failed", "cancelled"), timeout=3
         time.sleep(0.05)
 
 
-def start_server(model_dir, data_dir, *extra):
-    """Start `tonecraft serve --port 0` and return (process, base URL) once it prints its URL."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+def start_server(model_dir, data_dir, *extra, hf_cache=None, output=None):
+    """Start `tonecraft serve --port 0` and return (process, base URL) once it prints its URL. The server sees
+    the Hugging Face cache `hf_cache` (default: an empty folder, never the developer's cache); the lines it
+    printed before its URL are appended to the list `output`."""
+    hf_cache = hf_cache or Path(data_dir).parent / "empty-hf-cache"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", HF_HUB_CACHE=str(hf_cache))
     proc = subprocess.Popen([sys.executable, "-m", "tonecraft.cli", "serve", "--port", "0", "--model", str(model_dir),
                              "--data-dir", str(data_dir), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
@@ -32,6 +37,8 @@ def start_server(model_dir, data_dir, *extra):
         lines.append(line)
         m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
         if m:
+            if output is not None:
+                output += lines
             return proc, m.group(1)
     proc.kill()
     raise AssertionError("server did not start:\n" + "".join(lines))
@@ -46,3 +53,26 @@ def save_tiny_audiogen(directory):
     config = directory / "config.json"
     config.write_text(json.dumps(json.loads(config.read_text()) | {"family": "audiogen"}))
     return directory
+
+
+def put_in_hub_cache(cache, repo_id, folder, commit="c0ffee" * 6 + "c0ff", leave_out=()):
+    """Copy `folder` into the Hugging Face hub cache `cache` as a download leaves it: content-named blobs,
+    a snapshot of relative symlinks, refs/main. `leave_out`: file names not copied (an incomplete download).
+    Returns the snapshot folder."""
+    repo = Path(cache) / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    for path in sorted(Path(folder).rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_dir() or rel.name in leave_out:
+            continue
+        data = path.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snapshot / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot

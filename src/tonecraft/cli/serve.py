@@ -3,6 +3,7 @@
     tonecraft serve                                   # http://127.0.0.1:8000, the shipped models (music, sfx)
     tonecraft serve --model tonecraft-default --model musicgen-small --data-dir ~/tc-studio
     tonecraft serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # other machines: token required
+    tonecraft serve --no-cache-scan                   # do not offer the official models found in the HF cache
 
 Needs the `serve` extra (`pip install 'tonecraft[serve]'`).
 """
@@ -35,6 +36,9 @@ def add_arguments(p) -> None:
     p.add_argument("--model", action="extend", nargs="+", default=None, metavar="NAME_OR_DIR",
                    help=f"models to load (default: the shipped ones that are installed, {DEFAULT_MODEL} and "
                         f"tonecraft-sfx-default); the first is the default")
+    p.add_argument("--no-cache-scan", action="store_true",
+                   help="do not offer the official models (musicgen-*, audiogen-medium) found complete in the local "
+                        "Hugging Face cache (HF_HUB_CACHE / HF_HOME); offered ones load on their first job")
     p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every request")
     p.add_argument("--max-queue", type=int, default=32, help="jobs allowed to wait (more get 429)")
     p.add_argument("--max-duration", type=float, default=120.0, help="longest clip a job may ask for, in seconds")
@@ -88,6 +92,20 @@ def model_key(name_or_dir: str) -> str:
     return Path(name_or_dir).name if ("/" in name_or_dir or Path(name_or_dir).is_dir()) else name_or_dir
 
 
+def cached_models(loaded: dict, given: list[str], device: str) -> dict:
+    """The official models complete in the local Hugging Face cache and not loaded already: listed now,
+    loaded by their first job (reading the cache touches no network and no weights)."""
+    from ..pretrained.registry import find_model
+    from ..serve.cached_models import offer_cached_models
+
+    taken = set(loaded) | {info.name for info in map(find_model, given) if info is not None}
+    offered = offer_cached_models(taken, device)
+    for name, model in offered.items():
+        print(f"found {name} in the Hugging Face cache ({model.cached.layout} files; loaded by its first job)",
+              flush=True)
+    return offered
+
+
 def run(args) -> int:
     check_arguments(args)
     try:
@@ -110,6 +128,8 @@ def run(args) -> int:
         print(f"loading {name} ...", flush=True)
         models[key] = load_model(name, device=args.device)
         tune_cpu_threads(models[key])
+    if not args.no_cache_scan:
+        models |= cached_models(models, args.model or [], args.device)
     try:
         app = create_app(ServeConfig(data_dir, models, args.token, args.max_queue, args.max_duration,
                                      upload_ttl=args.upload_ttl * 3600,

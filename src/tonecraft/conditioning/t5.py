@@ -113,6 +113,11 @@ class T5Conditioner(TextConditioner):
         super().__init__(encoder, output_dim, word_dropout=word_dropout)
 
 
+def t5_repos(name: str) -> list[str]:
+    """Hub repos that may hold a T5 by audiocraft name, current first (t5-base moved to google-t5/t5-base)."""
+    return list(_HUB_IDS.get(name, [name]))
+
+
 def resolve_t5(name: str) -> Path:
     """Directory of a T5 checkpoint by audiocraft name or hub id, from the local Hugging Face cache
     (or the network when allowed). Raises ModelNotFoundError saying what to download where."""
@@ -122,7 +127,7 @@ def resolve_t5(name: str) -> Path:
         raise ModelNotFoundError(
             f"unknown text encoder {name!r}: use one of {', '.join(T5_DIMS)}, a hub id, or a local directory"
         )
-    repos = _HUB_IDS.get(name, [name])
+    repos = t5_repos(name)
     try:
         return resolve_dir(repos[0], T5_FILES, T5_OPTIONAL, name=f"text encoder {name}")
     except ModelNotFoundError as first:
@@ -134,4 +139,5 @@ def resolve_t5(name: str) -> Path:
         raise first from None
 
 
-__all__ = ["T5_DIMS", "T5Conditioner", "T5Encoder", "SentencePieceT5Tokenizer", "load_t5_tokenizer", "resolve_t5"]
+__all__ = ["T5_DIMS", "T5Conditioner", "T5Encoder", "SentencePieceT5Tokenizer", "load_t5_tokenizer", "resolve_t5",
+           "t5_repos"]

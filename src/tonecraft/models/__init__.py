@@ -9,7 +9,11 @@ def load_model(name_or_path, device=None, **overrides):
     """MusicGen or AudioGen, chosen by the checkpoint (official name, hub id or local directory)."""
     from ..pretrained.musicgen_loading import load_musicgen
 
-    loaded = load_musicgen(name_or_path, **overrides)
+    return from_loaded(load_musicgen(name_or_path, **overrides), device)
+
+
+def from_loaded(loaded, device=None):
+    """MusicGen or AudioGen around a `pretrained.musicgen_loading.LoadedModel`, chosen by its family."""
     if loaded.family == "audiogen":
         from .audiogen import AudioGen
 

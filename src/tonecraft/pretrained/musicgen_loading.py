@@ -85,10 +85,14 @@ def load_musicgen(name_or_path: str | os.PathLike, *, text_encoder: TextEncoder 
 
         get_model(name)  # raises ModelNotFoundError listing the official names
     directory = resolve_model_dir(info, name)
+    return load_official_dir(info, directory, **kw) if info is not None else load_from_path(directory, **kw)
+
+
+def load_official_dir(info: ModelInfo, directory: Path, **kw) -> LoadedModel:
+    """An official model's snapshot folder, named and limited as the registry says (the folder is a hash)."""
     loaded = load_from_path(directory, **kw)
-    if info is not None:
-        loaded.name, loaded.family = info.name, info.family
-        loaded.max_duration = info.max_duration
+    loaded.name, loaded.family = info.name, info.family
+    loaded.max_duration = info.max_duration
     return loaded
 
 
@@ -153,11 +157,7 @@ def resolve_model_dir(info: ModelInfo | None, name: str) -> Path:
     from ..hub import resolve_dir
 
     repo = info.hub_id if info is not None else name
-    alternatives = []
-    if info is None or info.hf_format:  # official repos: single file (small/medium) or shards (large)
-        alternatives += [["config.json", "model.safetensors", "tokenizer.json"],
-                         ["config.json", "model.safetensors.index.json", "tokenizer.json"]]
-    alternatives.append([AC_LM_FILE, AC_CODEC_FILE])
+    alternatives = snapshot_file_sets(info)
     try:
         return resolve_dir(repo, alternatives, optional=HF_OPTIONAL, name=info.name if info else name)
     except ModelNotFoundError as exc:
@@ -167,6 +167,16 @@ def resolve_model_dir(info: ModelInfo | None, name: str) -> Path:
             extra = (f"\nWith the audiocraft files ({AC_LM_FILE} + {AC_CODEC_FILE}) the text encoder "
                      f"{info.text_encoder} and {codec} are loaded by name as well.")
         raise ModelNotFoundError(f"{exc}{extra}") from None
+
+
+def snapshot_file_sets(info: ModelInfo | None) -> list[list[str]]:
+    """The file sets that make a hub snapshot of a model loadable, preferred first: the transformers files
+    (one file for small / medium, shards for large; T5 included), then the audiocraft release files."""
+    sets = []
+    if info is None or info.hf_format:
+        sets += [["config.json", "model.safetensors", "tokenizer.json"],
+                 ["config.json", "model.safetensors.index.json", "tokenizer.json"]]
+    return sets + [[AC_LM_FILE, AC_CODEC_FILE]]
 
 
 # -- transformers layout --------------------------------------------------------------------------------------
@@ -352,5 +362,6 @@ def _load_codec(name_or_path):
     return load_codec(name_or_path)
 
 
-__all__ = ["LoadedModel", "build_lm", "load_audiocraft", "load_from_path", "load_musicgen", "load_transformers",
-           "lm_config_from_hf", "make_chroma_conditioner", "read_checkpoint_weights"]
+__all__ = ["LoadedModel", "build_lm", "load_audiocraft", "load_from_path", "load_musicgen", "load_official_dir",
+           "load_transformers", "lm_config_from_hf", "make_chroma_conditioner", "read_checkpoint_weights",
+           "snapshot_file_sets"]

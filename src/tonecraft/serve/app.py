@@ -27,6 +27,7 @@ from ..conditioning.tempo import parse_bpm
 from ..models.loop_audio import BarGrid
 from ..models.params import GenerationParams
 from . import uploads
+from .cached_models import OnDemandModel
 from .cleanup import Janitor
 from .jobs import JobManager, QueueFull, extend_stride
 from .schemas import AudioFormat, JobRequest, Problem, error_response, install_error_handlers
@@ -42,7 +43,7 @@ MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "a
 @dataclass
 class ServeConfig:
     data_dir: Path
-    models: dict  # name -> loaded MusicGen / AudioGen
+    models: dict  # name -> loaded MusicGen / AudioGen, or an OnDemandModel (cached; loaded by its first job)
     token: str | None = None
     max_queue: int = 32
     max_duration: float = 120.0
@@ -52,10 +53,12 @@ class ServeConfig:
 
 def model_info(name: str, model) -> dict:
     family = getattr(model, "family", "musicgen")
+    on_demand = isinstance(model, OnDemandModel)
     return {"name": name, "kind": "sfx" if family == "audiogen" else "music", "sample_rate": model.sample_rate,
             "channels": model.audio_channels, "window_s": model.max_duration,
             "capabilities": {"melody": bool(getattr(model, "is_melody", False)), "continuation": True,
-                             "stereo": model.audio_channels == 2}}
+                             "stereo": model.audio_channels == 2},
+            "source": "cache" if on_demand else "loaded", "loaded": not on_demand}
 
 
 def create_app(config: ServeConfig) -> FastAPI:
@@ -124,13 +127,14 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.get("/health")
     def health():
-        """Liveness and the loaded models."""
+        """Liveness and the models offered (loaded, or found in the cache and loaded by their first job)."""
         return {"status": "ok", "models": list(config.models), "queued": manager.queued_count()}
 
     @app.get("/v1/models")
     def models():
-        """Loaded models: kind (music / sfx), sample rate, limits, capabilities."""
-        return {"models": list(infos.values())}
+        """Models: kind (music / sfx), sample rate, limits, capabilities; `source` "cache" = an official model
+        found in the local Hugging Face cache, loaded by its first job (`loaded` says whether it is now)."""
+        return {"models": [info | manager.load_state(name) for name, info in infos.items()]}
 
     @app.post("/v1/jobs", status_code=202)
     def submit(req: JobRequest):

@@ -1,4 +1,5 @@
-"""The job queue: one worker thread per loaded model runs its jobs in order.
+"""The job queue: one worker thread per loaded model runs its jobs in order; the official models found in the
+cache (cached_models.py) share one worker, which loads the one a job needs and keeps only that one.
 
 A job's `n` variants are one batch of `generate_stream`, so the worker sees audio as it is produced: it
 measures progress and ETA, feeds live listeners (`/stream`) and polls the cancel flag after every decoding
@@ -8,6 +9,7 @@ watermarked unless the job says `watermark: false`, labelled with model, prompt,
 """
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 import time
@@ -22,6 +24,7 @@ from ..audio import load_audio
 from ..errors import TonecraftError
 from ..models.frames import GenerationCancelled
 from ..models.output import Provenance, save_generated
+from .cached_models import OnDemandModel
 from .segments import generate_piece, job_segments
 from .store import TERMINAL, Store
 
@@ -52,10 +55,12 @@ class LiveAudio:
 
 @dataclass
 class Slot:
-    """A loaded model, its queue of job ids and its worker."""
+    """A loaded model, its queue of job ids and its worker. The on-demand models (official ones found in the
+    cache) share one slot, which holds the last one a job loaded (`loaded` names it)."""
 
     name: str
     model: object
+    loaded: str | None = None
     queue: deque = field(default_factory=deque)
     wake: threading.Condition = field(default_factory=threading.Condition)
     running: str | None = None
@@ -69,7 +74,9 @@ class JobManager:
     def __init__(self, store: Store, data_dir: Path, models: dict, max_queue: int = 32):
         self.store, self.data_dir, self.max_queue = store, Path(data_dir), max_queue
         self.audio_dir = self.data_dir / "audio"
-        self.slots = {name: Slot(name, model) for name, model in models.items()}
+        self.models = models
+        self.slots = slots_of(models)
+        self.workers = list({id(s): s for s in self.slots.values()}.values())  # one per slot (shared once)
         self.live: dict[str, LiveAudio] = {}
         self.progress: dict[str, float] = {}
         self.cancelled: set[str] = set()
@@ -82,7 +89,7 @@ class JobManager:
             if job["model"] in self.slots:
                 slot = self.slots[job["model"]]
                 slot.queue.append(job["id"])
-                self.live[job["id"]] = LiveAudio.of(slot.model, job["n"])
+                self.live[job["id"]] = LiveAudio.of(models[job["model"]], job["n"])
             else:
                 store.update_job(job["id"], status="failed", finished=time.time(),
                                  error=f"model {job['model']!r} is not loaded by this server")
@@ -90,7 +97,7 @@ class JobManager:
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        for slot in self.slots.values():
+        for slot in self.workers:
             slot.thread = threading.Thread(target=self._work, args=(slot,), name=f"tonecraft-serve-{slot.name}",
                                            daemon=True)
             slot.thread.start()
@@ -98,19 +105,19 @@ class JobManager:
     def close(self) -> None:
         """Stop the workers: the running jobs are cancelled (recorded as such), queued ones stay queued."""
         self.closing = True
-        for slot in self.slots.values():
+        for slot in self.workers:
             if slot.running:
                 self.cancelled.add(slot.running)
             with slot.wake:
                 slot.wake.notify_all()
-        for slot in self.slots.values():
+        for slot in self.workers:
             if slot.thread is not None:
                 slot.thread.join(timeout=30)
 
     # -- requests -----------------------------------------------------------------------------------------------
 
     def queued_count(self) -> int:
-        return sum(len(s.queue) for s in self.slots.values())
+        return sum(len(s.queue) for s in self.workers)
 
     def submit(self, model_name: str, params: dict, seed: int, n: int) -> str:
         slot = self.slots[model_name]
@@ -119,7 +126,7 @@ class JobManager:
                 raise QueueFull()
             job_id = new_id("j")
             self.store.add_job(job_id, model_name, params, seed, n)
-            self.live[job_id] = LiveAudio.of(slot.model, n)
+            self.live[job_id] = LiveAudio.of(self.models[model_name], n)
             with slot.wake:
                 slot.queue.append(job_id)
                 slot.wake.notify()
@@ -127,7 +134,7 @@ class JobManager:
 
     def cancel(self, job_id: str) -> None:
         """Queued: leaves the queue at once. Running: the worker stops after the current decoding step."""
-        for slot in self.slots.values():
+        for slot in self.workers:
             with slot.wake:
                 if job_id in slot.queue:
                     slot.queue.remove(job_id)
@@ -168,6 +175,14 @@ class JobManager:
         out["audio"] = ([f"/v1/jobs/{job['id']}/audio/{k}" for k in range(job["n"])]
                         if job["status"] == "done" else [])
         return out
+
+    def load_state(self, name: str) -> dict:
+        """Whether an on-demand model is in memory now, and why its load failed if it did."""
+        model = self.models[name]
+        if not isinstance(model, OnDemandModel):
+            return {}
+        state = {"loaded": self.slots[name].loaded == name}
+        return state | ({"error": model.error} if model.error else {})
 
     def audio_path(self, job_id: str, k: int, ext: str = ".wav") -> Path:
         return self.audio_dir / f"{job_id}_{k}{ext}"
@@ -212,9 +227,10 @@ class JobManager:
         job = self.store.job(job_id)
         if job is None or job["status"] in TERMINAL:
             return
-        p, model = job["params"], slot.model
-        started = time.time()
-        self.store.update_job(job_id, status="running", started=started, sample_rate=model.sample_rate)
+        p, started = job["params"], time.time()
+        self.store.update_job(job_id, status="running", started=started,
+                              sample_rate=self.models[job["model"]].sample_rate)
+        model = self._model_for(slot, job["model"])  # an on-demand model loads here, while the job shows running
         stride = extend_stride(model)
 
         def configure(duration: float) -> None:
@@ -222,7 +238,7 @@ class JobManager:
                                         temperature=p["temperature"], cfg_coef=p["cfg"], extend_stride=stride)
 
         if p.get("loop"):
-            return self._run_loop(slot, job, started, configure)
+            return self._run_loop(slot, model, job, started, configure)
         segments = job_segments(p)
         expected_s, prompt, extra = sum(s.seconds for s in segments), None, {}
         if p.get("continuation_file"):
@@ -255,10 +271,10 @@ class JobManager:
             save_generated(self.audio_path(job_id, k), audio[k], model.sample_rate, provenance(job))
         self._done(slot, job_id, started, audio.shape[-1] / model.sample_rate)
 
-    def _run_loop(self, slot: Slot, job: dict, started: float, configure) -> None:
+    def _run_loop(self, slot: Slot, model, job: dict, started: float, configure) -> None:
         """A loop job: each variant is one streamed seamless loop (`models.loops.stream_loop`; independent
         variants, where `tonecraft generate --variations` chains them), written with its loop points."""
-        p, model, job_id = job["params"], slot.model, job["id"]
+        p, job_id = job["params"], job["id"]
         configure(p["duration"])  # the sampling settings; the loop sets its own lengths
         generator = torch.Generator(device=model.device).manual_seed(job["seed"])
         expected = max(1, int(p["duration"] * model.sample_rate)) * job["n"]
@@ -287,10 +303,36 @@ class JobManager:
             riff.write_loop_points(path, model.sample_rate, 0, wav.shape[-1])
         self._done(slot, job_id, started, loops[0].shape[-1] / model.sample_rate)
 
+    def _model_for(self, slot: Slot, name: str):
+        """A loaded model as is; an on-demand one is loaded into the shared slot, replacing the one it held
+        (at most one of them in memory besides the models loaded at start-up). A failed load raises its
+        CheckpointError, which fails the job with that message."""
+        model = self.models[name]
+        if not isinstance(model, OnDemandModel):
+            return model
+        if slot.loaded != name:
+            slot.model = slot.loaded = None
+            gc.collect()  # free the previous one before the next is read
+            slot.model, slot.loaded = model.load(), name
+        return slot.model
+
     def _done(self, slot: Slot, job_id: str, started: float, seconds: float) -> None:
         finished = time.time()
         slot.seconds_per_second = (finished - started) / max(seconds, 1e-3)
         self.store.update_job(job_id, status="done", progress=1.0, finished=finished, seconds=seconds)
+
+
+def slots_of(models: dict) -> dict[str, Slot]:
+    """name -> Slot: one per loaded model, one shared by all the on-demand ones (one loading / generating at
+    a time, so one in memory)."""
+    slots, shared = {}, None
+    for name, model in models.items():
+        if isinstance(model, OnDemandModel):
+            shared = shared or Slot("on-demand", None)
+            slots[name] = shared
+        else:
+            slots[name] = Slot(name, model)
+    return slots
 
 
 def provenance(job: dict) -> Provenance:

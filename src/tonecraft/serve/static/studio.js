@@ -50,6 +50,15 @@ function el(tag, attrs = {}, ...children) {
 
 // -- composing -----------------------------------------------------------------------------------------------------
 
+function modelLabel(m) {
+  // kind, rate and what it can do; an official model found in the cache says it loads on its first job
+  const facts = [m.kind === "sfx" ? "sound effects" : "music", `${m.sample_rate / 1000} kHz`];
+  if (m.capabilities.stereo) facts.push("stereo");
+  if (m.capabilities.melody) facts.push("melody");
+  const note = m.source === "cache" ? (m.loaded ? " · from the cache" : " · from the cache, loads on first use") : "";
+  return `${m.name} (${facts.join(", ")})${note}`;
+}
+
 function currentKind() {
   const m = state.models.find((x) => x.name === $("model").value);
   return m ? m.kind : "music";
@@ -402,7 +411,7 @@ async function start() {
   try {
     state.models = (await api("/v1/models")).models;
     for (const m of state.models) {
-      $("model").append(el("option", { value: m.name }, `${m.name} (${m.kind === "sfx" ? "sound effects" : "music"})`));
+      $("model").append(el("option", { value: m.name }, modelLabel(m)));
     }
     showExamples();
     loopChanged();
