@@ -20,7 +20,7 @@ import soxr
 import torch
 
 from .errors import AudioError, UnsupportedFormatError
-from .fileio import atomic_path, check_input_file, library_write_error
+from .fileio import atomic_path, check_input_file
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
@@ -251,17 +251,14 @@ def save_audio(
     subtype = _SUBTYPES.get(subtype, subtype) if subtype else default_subtype
     check_write_rate(path, sample_rate)
     data = wav.clamp(-1, 1).numpy().T if subtype != "FLOAT" else wav.numpy().T
-    try:
-        with atomic_path(path) as tmp:
-            with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=data.shape[1], format=fmt,
-                              subtype=subtype) as f:
-                set_tags(f, tags)
-                block = data.shape[0] if fmt in ("WAV", "FLAC", "AIFF") else int(_WRITE_BLOCK_SECONDS * sample_rate)
-                for start in range(0, data.shape[0], block):
-                    f.write(np.ascontiguousarray(data[start : start + block]))
-            finish_tags(tmp, fmt, tags)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-        raise library_write_error(path, exc) from None
+    with atomic_path(path, library_errors=(sf.LibsndfileError, RuntimeError, ValueError)) as tmp:
+        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=data.shape[1], format=fmt,
+                          subtype=subtype) as f:
+            set_tags(f, tags)
+            block = data.shape[0] if fmt in ("WAV", "FLAC", "AIFF") else int(_WRITE_BLOCK_SECONDS * sample_rate)
+            for start in range(0, data.shape[0], block):
+                f.write(np.ascontiguousarray(data[start : start + block]))
+        finish_tags(tmp, fmt, tags)
     return path
 
 

@@ -213,9 +213,13 @@ class AtomicFile:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> tp.Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str = "",
+                library_errors: tuple[type[BaseException], ...] = ()) -> tp.Iterator[Path]:
     """For libraries that write by file name (soundfile, safetensors): yield a temp path next to `path`,
-    then fsync it and move it into place; on any error the temp file is removed and `path` is untouched."""
+    then fsync it and move it into place; on any error the temp file is removed and `path` is untouched.
+    `library_errors` (e.g. libsndfile's, which say only "System error") become an OutputError that names a
+    full disk, judged while the temp file still holds its space: once removed, a disk our output filled
+    looks fine again."""
     target = Path(path)
     _make_parent(target)
     temp = temp_path_for(target, suffix)
@@ -229,6 +233,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> tp.Iterator[Path]:
     except OSError as exc:
         _unlink_quietly(temp)
         raise _output_error(target, exc) from None
+    except library_errors as exc:
+        error = library_write_error(target, exc)
+        _unlink_quietly(temp)
+        raise error from None
     except BaseException:
         _unlink_quietly(temp)
         raise

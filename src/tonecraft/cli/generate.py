@@ -328,7 +328,7 @@ def _stream(model, text, args, kw, info) -> int:
     import soundfile as sf
 
     from .. import audio
-    from ..fileio import atomic_path, library_write_error
+    from ..fileio import atomic_path
     from ..models.output import marked_stream
 
     # closing(): an error or a signal in the consumer stops and joins the sampling thread at once (a thread
@@ -339,17 +339,15 @@ def _stream(model, text, args, kw, info) -> int:
             return _stream_stdout(chunks)
         path = Path(args.output)
         fmt, subtype = audio.write_format(path)
-        try:
-            with atomic_path(path) as part:  # a unique temp name per run: concurrent runs never share it
-                with sf.SoundFile(str(part), "w", samplerate=model.sample_rate, channels=model.audio_channels,
-                                  format=fmt, subtype=subtype) as f:
-                    audio.set_tags(f, tags)
-                    for chunk in chunks:
-                        f.write(chunk.float().clamp(-1, 1).T.contiguous().cpu().numpy())
-                        f.flush()
-                audio.finish_tags(part, fmt, tags)
-        except (sf.LibsndfileError, RuntimeError) as exc:  # e.g. disk full inside libsndfile
-            raise library_write_error(path, exc) from None
+        # a unique temp name per run: concurrent runs never share it; a full disk inside libsndfile is named
+        with atomic_path(path, library_errors=(sf.LibsndfileError, RuntimeError)) as part:
+            with sf.SoundFile(str(part), "w", samplerate=model.sample_rate, channels=model.audio_channels,
+                              format=fmt, subtype=subtype) as f:
+                audio.set_tags(f, tags)
+                for chunk in chunks:
+                    f.write(chunk.float().clamp(-1, 1).T.contiguous().cpu().numpy())
+                    f.flush()
+            audio.finish_tags(part, fmt, tags)
     print(path)
     return 0
 
