@@ -44,7 +44,9 @@ def mark(wav: torch.Tensor, sample_rate: int, info: Provenance) -> tuple[torch.T
             state, payload = "on", f"{info.payload().value:08x}"
         except WatermarkError as exc:
             state = f"off: {exc}"
-            log.warning("not watermarked: %s", exc)
+            # the text, not the exception: a handler that keeps records (the server's job log) would keep its
+            # traceback, and with it the frames holding the audio
+            log.warning("not watermarked: %s", str(exc))
     tags = generation_tags(model=info.model, prompt=info.prompt, seed=info.seed, params=info.params,
                            watermark=state, payload=payload)
     return wav, tags
