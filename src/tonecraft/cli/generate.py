@@ -324,17 +324,19 @@ def _save_or_keep(path: Path, wav, sample_rate: int, normalize: str, info=None) 
 
 def _stream(model, text, args, kw, info) -> int:
     """Write chunks as they come: raw float32 to stdout (-o -) or a temp file renamed to OUTPUT at the end.
-    Chunks are watermarked as they pass (`models.output.marked_stream`: a lag of ~3 s), labels set first."""
+    Chunks are watermarked as they pass (`models.output.marked_stream`: a lag of 1.25 s), labels set first;
+    sampling feeds the mark in short pieces, re-cut to --chunk seconds on the way out."""
     import soundfile as sf
 
     from .. import audio
     from ..fileio import atomic_path
-    from ..models.output import marked_stream
+    from ..models.output import STREAM_FEED_S, marked_stream, rechunk
 
     # closing(): an error or a signal in the consumer stops and joins the sampling thread at once (a thread
     # left running at interpreter exit aborted the process: "terminate called without an active exception")
-    with closing(model.generate_stream(text, chunk_seconds=args.chunk, **kw)) as raw:
-        chunks, tags = marked_stream(raw, model.sample_rate, info, expected_seconds=model.params.duration)
+    with closing(model.generate_stream(text, chunk_seconds=min(args.chunk, STREAM_FEED_S), **kw)) as raw:
+        marked, tags = marked_stream(raw, model.sample_rate, info, expected_seconds=model.params.duration)
+        chunks = rechunk(marked, max(1, int(round(args.chunk * model.sample_rate))))
         if args.output == "-":
             return _stream_stdout(chunks)
         path = Path(args.output)

@@ -68,7 +68,12 @@ def save_generated(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int,
     return save_audio(path, wav, sample_rate, normalize="none", tags=tags)
 
 
-STREAM_BLOCK_S = 1.0  # a live stream lags by one block + 0.25 s of context
+# A live stream lags by one block + ~0.25 s of context. Just over 1 s: blocks sit on the pattern grid (32 kHz:
+# 512-sample steps), and a block of 0.99 s would hold back the first whole second until the second block.
+STREAM_BLOCK_S = 1.02
+# Sampling hands audio to the watermark in pieces this long, whatever chunk the user asked for: the first
+# marked second leaves once ~1.3 s exist, not when a second 1 s chunk is complete (first audio after 2 s).
+STREAM_FEED_S = 0.1
 
 
 def marked_stream(chunks: Iterable[torch.Tensor], sample_rate: int, info: Provenance | None = None,
@@ -104,3 +109,20 @@ def marked_stream(chunks: Iterable[torch.Tensor], sample_rate: int, info: Proven
                 yield out
 
     return run(), tags
+
+
+def rechunk(chunks: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
+    """[C, n] pieces of any length in, chunks of exactly `size` samples out (the last one the remainder)."""
+    pending: list[torch.Tensor] = []
+    buffered = 0
+    for piece in chunks:
+        if piece.shape[-1]:
+            pending.append(piece)
+            buffered += piece.shape[-1]
+        while buffered >= size:
+            joined = torch.cat(pending, dim=-1) if len(pending) > 1 else pending[0]
+            rest = joined[..., size:]
+            pending, buffered = ([rest] if rest.shape[-1] else []), buffered - size
+            yield joined[..., :size]
+    if buffered:
+        yield torch.cat(pending, dim=-1)
