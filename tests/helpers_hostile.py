@@ -27,6 +27,14 @@ def truncated_wav(path) -> Path:
     return Path(path)
 
 
+def truncated_aiff(path) -> Path:
+    """An AIFF cut in half: its COMM and SSND chunks declare 1 s, the file holds about 0.5 s."""
+    sf.write(path, tone(), SR, format="AIFF", subtype="PCM_16")
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: len(data) // 2])
+    return Path(path)
+
+
 def huge_flac(path) -> Path:
     """A valid 1 s FLAC whose STREAMINFO claims 2^36 - 1 samples (a naive reader allocates 256 GiB)."""
     sf.write(path, tone(), SR, format="FLAC")

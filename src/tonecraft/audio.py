@@ -123,8 +123,9 @@ def scan_audio(path: str | os.PathLike) -> tuple[int, int, int]:
 _READ_BLOCK_FRAMES = 1 << 18  # decode in blocks: an allocation follows the data, never the header's claim
 # Formats whose header length is exact (compressed streams such as MP3 only estimate it).
 _EXACT_LENGTH_FORMATS = ("WAV", "WAVEX", "FLAC", "AIFF", "W64", "RF64", "CAF", "AU")
-# libsndfile's header log: "data : 32000 (should be 16000)" when the data chunk is shorter than declared.
-_SHORT_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# libsndfile's header log: "data : 32000 (should be 16000)" when the data chunk is shorter than declared
+# (AIFF's chunk lines are indented: " SSND : 32008 (should be 15981)").
+_SHORT_CHUNK = re.compile(r"^[ \t]*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _UNKNOWN_CHUNK_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF)  # streaming writers that could not seek back
 
 

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.timeout(120)  # a hang (FIFO) fails here instead of blo
 
 HOSTILE_AUDIO = {  # name -> (builder, words the message must contain, one of)
     "truncated.wav": (H.truncated_wav, "truncated"),
+    "truncated.aiff": (H.truncated_aiff, "truncated"),  # rerun: libsndfile indents AIFF chunk lines
     "huge_header.flac": (H.huge_flac, "corrupt"),
     "truncated.flac": (H.truncated_flac, "corrupt"),
     "nan.wav": (H.nan_wav, "NaN"),
