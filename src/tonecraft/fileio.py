@@ -234,7 +234,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "",
         _unlink_quietly(temp)
         raise _output_error(target, exc) from None
     except library_errors as exc:
-        error = library_write_error(target, exc)
+        error = _library_write_error(target, exc)
         _unlink_quietly(temp)
         raise error from None
     except BaseException:
@@ -339,7 +339,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return target
 
 
-def library_write_error(target: str | os.PathLike, exc: Exception) -> OutputError:
+def _library_write_error(target: str | os.PathLike, exc: Exception) -> OutputError:
     """An OutputError for a write that failed inside a C library (libsndfile says only "System error"):
     name a full disk when that is the cause."""
     folder = Path(target).parent

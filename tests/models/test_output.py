@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from tonecraft.models.output import STREAM_BLOCK_S, STREAM_FEED_S, Provenance, marked_stream, rechunk
+from tonecraft.models.output import STREAM_BLOCK_S, STREAM_FEED_S, Provenance, marked_stream
+from tonecraft.models.streaming import rechunk
 from tonecraft.provenance import Payload, StreamEmbedder
 
 SR = 32000

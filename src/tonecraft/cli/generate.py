@@ -330,7 +330,8 @@ def _stream(model, text, args, kw, info) -> int:
 
     from .. import audio
     from ..fileio import atomic_path
-    from ..models.output import STREAM_FEED_S, marked_stream, rechunk
+    from ..models.output import STREAM_FEED_S, marked_stream
+    from ..models.streaming import rechunk
 
     # closing(): an error or a signal in the consumer stops and joins the sampling thread at once (a thread
     # left running at interpreter exit aborted the process: "terminate called without an active exception")

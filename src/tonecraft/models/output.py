@@ -110,19 +110,3 @@ def marked_stream(chunks: Iterable[torch.Tensor], sample_rate: int, info: Proven
 
     return run(), tags
 
-
-def rechunk(chunks: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
-    """[C, n] pieces of any length in, chunks of exactly `size` samples out (the last one the remainder)."""
-    pending: list[torch.Tensor] = []
-    buffered = 0
-    for piece in chunks:
-        if piece.shape[-1]:
-            pending.append(piece)
-            buffered += piece.shape[-1]
-        while buffered >= size:
-            joined = torch.cat(pending, dim=-1) if len(pending) > 1 else pending[0]
-            rest = joined[..., size:]
-            pending, buffered = ([rest] if rest.shape[-1] else []), buffered - size
-            yield joined[..., :size]
-    if buffered:
-        yield torch.cat(pending, dim=-1)

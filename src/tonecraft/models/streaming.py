@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
 
@@ -46,9 +46,9 @@ def stream_audio(model, conditions: ConditionsFn, prompt_tokens, progress: bool,
     decoder = StreamDecoder(model)
     worker = threading.Thread(target=work, name=f"tonecraft-{model.name}-sampling", daemon=True)
     worker.start()
-    pending: list[torch.Tensor] = []
-    buffered = 0
-    try:
+
+    def decoded() -> Iterator[torch.Tensor]:
+        remaining_skip = skip
         while True:
             kind, payload = results.get()
             if cancelled is not None and cancelled():  # do not decode frames queued before the cancel
@@ -58,23 +58,36 @@ def stream_audio(model, conditions: ConditionsFn, prompt_tokens, progress: bool,
             if kind == "cancelled":
                 raise GenerationCancelled()
             audio = decoder.push(payload) if kind == "frames" else decoder.flush()
-            if skip and audio.shape[-1]:
-                cut = min(skip, audio.shape[-1])
-                audio, skip = audio[..., cut:], skip - cut
-            if audio.shape[-1]:
-                pending.append(audio)
-                buffered += audio.shape[-1]
-            while buffered >= chunk or (kind == "done" and buffered):
-                joined = torch.cat(pending, dim=-1) if len(pending) > 1 else pending[0]
-                n = min(chunk, buffered)
-                out, rest = joined[..., :n], joined[..., n:]
-                pending, buffered = ([rest] if rest.shape[-1] else []), buffered - n
-                yield out[0] if single else out
+            if remaining_skip and audio.shape[-1]:
+                cut = min(remaining_skip, audio.shape[-1])
+                audio, remaining_skip = audio[..., cut:], remaining_skip - cut
+            yield audio
             if kind == "done":
                 return
+
+    try:
+        for out in rechunk(decoded(), chunk):
+            yield out[0] if single else out
     finally:
         stop.set()
         worker.join()
+
+
+def rechunk(chunks: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
+    """[..., n] pieces of any length in, chunks of exactly `size` samples out (the last one the remainder)."""
+    pending: list[torch.Tensor] = []
+    buffered = 0
+    for piece in chunks:
+        if piece.shape[-1]:
+            pending.append(piece)
+            buffered += piece.shape[-1]
+        while buffered >= size:
+            joined = torch.cat(pending, dim=-1) if len(pending) > 1 else pending[0]
+            rest = joined[..., size:]
+            pending, buffered = ([rest] if rest.shape[-1] else []), buffered - size
+            yield joined[..., :size]
+    if buffered:
+        yield torch.cat(pending, dim=-1)
 
 
 class StreamDecoder:
