@@ -60,7 +60,8 @@ def test_int8_decoding_is_close_to_float32():
         ref = lm(codes, cross)
         lm.optimize_decoding(dtype="int8")
         out = lm(codes, cross)
-    assert lm.decoding_path == "int8" and callable(lm.transformer.layers[0].packed["linear1"])
+    assert lm.decoding_path == "int8" and callable(lm.transformer.layers[1].packed["linear1"])
+    assert not lm.transformer.layers[0].packed  # the first layer stays float32 (activation outliers)
     assert not torch.equal(out, ref)  # really quantised
     err = (out - ref).abs()
     assert err.mean() < 0.02 * ref.std() and err.max() < 0.15 * ref.std()
