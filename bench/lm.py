@@ -11,7 +11,10 @@ process, so the peak RSS printed is that mode's alone. Nothing is asserted: it p
 
 Modes: `eager` (float32, plain PyTorch), `compiled` (float32, `optimize_decoding()`: torch.compile; compile
 time printed apart), `bf16` (bfloat16 layers; oneDNN-prepacked where the CPU has native bf16, else emulated:
-the line says which), `int8` (`optimize_decoding(dtype="int8")`), and `transformers` (float32, the reference).
+the line says which), `int8` (`optimize_decoding(dtype="int8")`), `transformers` (float32, the reference), and
+`floor`: only the float32 weight products of one step (every linear of the LM and the output heads, 2 rows each,
+back to back, no attention or sampling). A float32 decoder cannot beat it, so its speed-up line is the most any
+float32 path could gain over transformers on this CPU.
 Quality of the non-float32 modes against eager float32, on the same random weights and condition: the
 float32 model decodes 250 frames greedily; the mode then decodes the same sequence step by step (teacher
 forcing, KV cache, CFG as in generation) and we count the steps whose guided argmax agrees (top-1 agreement)
@@ -36,7 +39,7 @@ from tonecraft.lm.generate import ConditionTensors, cfg_batch, generate_tokens
 from tonecraft.lm.model import LMModel
 from tonecraft.lm.patterns import get_pattern
 
-MODES = ("eager", "compiled", "bf16", "int8", "transformers")
+MODES = ("eager", "compiled", "bf16", "int8", "transformers", "floor")
 DEFAULT_PROMPTS = ["calm solo piano piece, 70 bpm", "fast irish reel on fiddle with a frame drum",
                    "slow church organ chorale in G minor", "upbeat jazz guitar trio, 120 bpm",
                    "gentle lullaby on a music box", "energetic marimba melody"]
@@ -146,6 +149,30 @@ def random_conditions(cross: torch.Tensor) -> tuple[ConditionTensors, ConditionT
     return ConditionTensors(cross=cross), ConditionTensors(cross=torch.zeros_like(cross))
 
 
+def step_weights(lm: LMModel) -> list[torch.Tensor]:
+    """The float32 weights one decoding step multiplies by (cross-attention keys/values are computed once)."""
+    weights = [p.detach() for name, p in lm.named_parameters()
+               if p.dim() == 2 and not name.startswith("emb") and "cross_attention.in_proj" not in name]
+    return weights + [layer.cross_attention.in_proj_weight[:lm.cfg.dim].detach() for layer in lm.transformer.layers
+                      if layer.cross_attention is not None]
+
+
+def weight_products_seconds(lm: LMModel, steps: int) -> float:
+    """Seconds for `steps` decoding steps' worth of float32 weight products alone (see `floor`)."""
+    weights = step_weights(lm)
+    inputs = {w.shape[1]: torch.randn(2, w.shape[1]) for w in weights}
+
+    def step():
+        for w in weights:
+            torch.nn.functional.linear(inputs[w.shape[1]], w)
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return time.perf_counter() - t0
+
+
 def child(mode: str, args) -> dict:
     """Time one mode (and its quality against the float32 reference in args.ref) in this process."""
     if args.threads:
@@ -153,7 +180,10 @@ def child(mode: str, args) -> dict:
     frames = max(1, args.steps - 3)
     res: dict = {"mode": mode}
     lm, cross = build_lm("bfloat16" if mode == "bf16" else "float32")
-    if mode == "transformers":
+    if mode == "floor":
+        res["seconds"] = min(weight_products_seconds(lm, frames + 3) for _ in range(args.repeats))
+        res["bytes_per_step"] = sum(w.numel() * 4 for w in step_weights(lm))
+    elif mode == "transformers":
         hf = build_hf(lm)
         del lm
         run_hf(hf, cross, 8, 0)
@@ -245,6 +275,8 @@ def main():
             extra = f"  path {r['path']}" if "path" in r else ""
             if "setup_seconds" in r:
                 extra += f"  (set-up + first call {r['setup_seconds']:.0f} s)"
+            if "bytes_per_step" in r:
+                extra += f"  ({r['bytes_per_step'] / 1e9:.2f} GB of weights per step: {r['bytes_per_step'] * r['steps_per_s'] / 1e9:.1f} GB/s)"
             if "top1_agreement" in r:
                 extra += f"  top-1 agreement {r['top1_agreement']:.3f}  mean KL {r['mean_kl']:.4f}"
             print(f"{mode:13s} {r['steps_per_s']:6.2f} steps/s  ({r['seconds']:.1f} s)  peak RSS "
