@@ -50,3 +50,19 @@ def test_transposed_copy_is_found_by_chroma():
     miss = chroma_match(chroma_frames(unrelated, 16000), chroma_frames(original, 16000))
     assert hit.score > 0.9 and hit.shift == 2 and abs(hit.item_start - hit.query_start - 2.0) < 0.2
     assert miss.score < 0.9
+
+
+def test_find_similar_with_a_prebuilt_index_flags_the_planted_copy(tmp_path):
+    """Many queries share one `NgramIndex` (bench/memorisation.py); the result equals building it per query."""
+    from tonecraft.eval.similar import find_similar
+
+    rng = np.random.default_rng(3)
+    cache, entries = _cache(tmp_path, rng)
+    query = torch.from_numpy(rng.integers(0, CARD, (4, 400)))
+    query[:, 50:200] = entries[4][1][:, 100:250]
+    wav = torch.zeros(1, 16000)  # the cache's paths do not exist: chroma is skipped
+    index = NgramIndex.build(cache)
+    shared = find_similar(wav, 16000, cache=cache, query_codes=query, top=1, index=index)
+    fresh = find_similar(wav, 16000, cache=cache, query_codes=query, top=1)
+    assert [s.as_dict() for s in shared] == [s.as_dict() for s in fresh]
+    assert shared[0].item == 4 and shared[0].near_copy and abs(shared[0].tokens.seconds - 3.0) < 0.15

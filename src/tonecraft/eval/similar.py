@@ -178,13 +178,14 @@ def is_near_copy(s: Similar) -> bool:
 
 def find_similar(query_wav: torch.Tensor, sample_rate: int, cache: TokenCache | None = None,
                  query_codes: torch.Tensor | None = None, audio_paths: list[str] | None = None, top: int = 5,
-                 chroma_candidates: int = 20) -> list[Similar]:
+                 chroma_candidates: int = 20, index: NgramIndex | None = None) -> list[Similar]:
     """The `top` most similar items: token stretches against `cache` (with the query's `query_codes`), chroma
-    against the audio of the best token candidates (cache) or of every file in `audio_paths` (manifest)."""
+    against the audio of the best token candidates (cache) or of every file in `audio_paths` (manifest).
+    `index`: `NgramIndex.build(cache)` made once, when many queries go against the same cache."""
     results: dict[int, Similar] = {}
     paths = [it["path"] for it in cache.items] if cache is not None else list(audio_paths or [])
     if cache is not None and query_codes is not None:
-        for item, stretch in token_matches(query_codes, NgramIndex.build(cache)).items():
+        for item, stretch in token_matches(query_codes, index if index is not None else NgramIndex.build(cache)).items():
             results[item] = Similar(item, paths[item], tokens=stretch)
     ranked = sorted(results, key=lambda i: -results[i].tokens.seconds)[:chroma_candidates] \
         if cache is not None else range(len(paths))
