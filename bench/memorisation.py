@@ -20,6 +20,7 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def train_cache(model, corpus: Path, path: Path) -> TokenCache:
         metas = read_manifest(corpus / "train.jsonl")
         t0 = time.perf_counter()
         print(f"encoding the train split ({len(metas)} clips) with {model.name}'s codec -> {path}", flush=True)
-        build_token_cache(metas, model.codec, path, progress=True)
+        build_token_cache(metas, model.codec, path, progress=sys.stderr.isatty())
         print(f"  {time.perf_counter() - t0:.0f} s", flush=True)
     return TokenCache(path)
 
