@@ -49,6 +49,8 @@ def main(argv=None) -> int:
     p.add_argument("--probe-domain", choices=["auto", "codec", "raw"], default="auto",
                    help="real clips through the codec before the probe (auto: when a codec is loaded) or raw")
     p.add_argument("--min-class-count", type=int, default=10, help="probe classes with fewer train clips are left out")
+    p.add_argument("--watermark-check", action="store_true",
+                   help="also score the generated clips after the watermark (its effect on the probe and tempo)")
     p.add_argument("--word-pairs", type=int, default=0,
                    help="held-out captions generated as a 'Slow ...' / 'Fast ...' pair (tempo words only)")
     p.add_argument("--threads", type=int, default=1)
@@ -75,7 +77,8 @@ def main(argv=None) -> int:
                      codec_seconds=a.codec_seconds,
                      time_budget_s=a.time_budget_min * 60 if a.time_budget_min else None, top_k=a.top_k,
                      temperature=a.temperature, cfg_coef=a.cfg_coef, save_audio_dir=a.save_audio,
-                     probe_domain=a.probe_domain, min_class_count=a.min_class_count, n_word_pairs=a.word_pairs)
+                     probe_domain=a.probe_domain, min_class_count=a.min_class_count, n_word_pairs=a.word_pairs,
+                     watermark_check=a.watermark_check)
     res = run(cfg)
     if a.model == "tiny-random":
         res["config"]["model"] = "tiny-random"

@@ -202,6 +202,27 @@ def test_end_to_end_tiny_random(tmp_path):
     assert json.loads(out.read_text())["generation"]["n"] == 2
 
 
+def test_watermark_check_scores_the_marked_clips(tmp_path):
+    """The mark's effect on the probe: the same generated clips scored again after `provenance.embed`."""
+    pytest.importorskip("librosa")
+    from tonecraft.eval.report import format_report
+    from tonecraft.eval.runner import EvalConfig, run
+    from tonecraft.eval.tiny import save_tiny_random_model
+
+    torch.set_num_threads(1)
+    corpus = _write_corpus(tmp_path / "corpus")
+    model = save_tiny_random_model(tmp_path / "model")
+    cfg = EvalConfig(corpus=str(corpus), model=str(model), n_clips=2, n_train=8, n_heldout=4, n_codec_clips=0,
+                     duration=2.0, batch_size=2, seed=0, min_class_count=2, watermark_check=True)
+    res = run(cfg)
+    check = res["watermark_check"]
+    assert 29.0 < check["snr_db_min"] <= check["snr_db_median"] < 40.0
+    assert set(check["prediction_changed"]) == set(res["probe"]["generated"])
+    assert all(0.0 <= v <= 1.0 for v in check["prediction_changed"].values())
+    assert res["probe"]["generated_watermarked"]["tempo"]["n"] == 2 and res["tempo"]["generated_watermarked"]["n"] == 2
+    assert "Watermark on the generated clips" in format_report(res)
+
+
 def test_load_lm_training_checkpoint(tmp_path):
     from dataclasses import asdict
 

@@ -43,7 +43,7 @@ def format_report(res: dict) -> str:
             tr = p.get("train", {}).get(task, {})
             if "cv_accuracy" in tr:
                 lines.append(f"  {task:<8}{'train CV':<19}{tr['n_train']:>5}{_f(tr['cv_accuracy']):>8}")
-            for where in ("real_heldout", "real_same_captions", "generated"):
+            for where in ("real_heldout", "real_same_captions", "generated", "generated_watermarked"):
                 s = p.get(where, {}).get(task)
                 if s and s.get("n"):
                     lines.append(f"  {task:<8}{where:<19}{s['n']:>5}{_f(s['accuracy']):>8}"
@@ -64,6 +64,11 @@ def format_report(res: dict) -> str:
         lines.append(f"Tempo words ({w['n_pairs']} captions as 'Slow ...' / 'Fast ...', same seed): fast clip faster "
                      f"in {_f(w['fast_faster'])} of pairs (chance 0.5); median bpm slow {_f(w['median_bpm_slow'], '{:.0f}')}"
                      f", fast {_f(w['median_bpm_fast'], '{:.0f}')}")
+    m = res.get("watermark_check")
+    if m:
+        lines.append(f"Watermark on the generated clips: SNR {_f(m['snr_db_min'], '{:.1f}')} dB min, "
+                     f"{_f(m['snr_db_median'], '{:.1f}')} median; probe predictions changed by the mark: "
+                     + ", ".join(f"{t} {_f(v)}" for t, v in m["prediction_changed"].items()))
     g = res.get("generation")
     if g:
         lines.append(f"Generation: {g['n']} clips x {g['duration']:g} s in {g['seconds']:.0f} s "
@@ -146,6 +151,11 @@ def format_sfx_markdown(res: dict) -> str:
         for s, v in cmp_.items():
             out.append(f"| {s} | {_f(v.get('in_range'))} | {_f(v.get('spearman_r'))} |")
         out.append("")
+    m = res.get("watermark_check")
+    if m:
+        lines.append(f"Watermark on the generated clips: SNR {_f(m['snr_db_min'], '{:.1f}')} dB min, "
+                     f"{_f(m['snr_db_median'], '{:.1f}')} median; probe predictions changed by the mark: "
+                     + ", ".join(f"{t} {_f(v)}" for t, v in m["prediction_changed"].items()))
     g = res.get("generation")
     if g:
         out += [f"Generated {g['n']} clips ({g['captions']} captions x {g['seeds']} seeds) of {g['duration']:g} s in "

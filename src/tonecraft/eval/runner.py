@@ -10,6 +10,7 @@ Everything is seeded; `bench/eval_default.py` is the command line.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -55,6 +56,7 @@ class EvalConfig:
                                         # codec when a model/codec is loaded (generated audio is codec output)
     min_class_count: int = 10           # probe classes with fewer train clips are left out (train and scoring)
     n_word_pairs: int = 0               # captions generated as a "Slow ..." / "Fast ..." pair (tempo words only)
+    watermark_check: bool = False       # also score the generated clips after the watermark (its effect on the probe)
 
 
 def _log(msg: str) -> None:
@@ -235,6 +237,25 @@ def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], lis
     return audio, done, info
 
 
+def watermark_effect(probes, audio, clips, pred, sample_rate: int) -> dict:
+    """The same generated clips with the watermark `tonecraft generate` adds: probe scores, bpm estimates,
+    share of probe predictions that the mark changed, and the mark's SNR."""
+    from ..provenance import Payload, embed
+
+    feats, bpms, snrs = [], [], []
+    for i, (w, c) in enumerate(zip(audio, clips)):
+        clean = torch.from_numpy(np.asarray(w, dtype=np.float32))
+        marked = embed(clean, sample_rate, Payload.for_generation("eval", c.description, i))
+        snrs.append(10 * math.log10(clean.pow(2).mean().item() / max((marked - clean).pow(2).mean().item(), 1e-20)))
+        f, bpm = probe_features_and_bpm(marked, sample_rate)
+        feats.append(f)
+        bpms.append(bpm)
+    X = np.stack(feats)
+    changed = {t: float(np.mean(p.predict(X[:, TASK_FEATURES[t]]) != np.asarray(pred[t]))) for t, p in probes.items()}
+    return {"probe": score_probes(probes, X, clips), "bpms": bpms, "prediction_changed": changed,
+            "snr_db_min": min(snrs), "snr_db_median": float(np.median(snrs))}
+
+
 _BPM_PHRASE = re.compile(r",?\s*(?:at\s+)?" + BPM_PATTERN.pattern, re.IGNORECASE)
 _TEMPO_WORD = re.compile(TEMPO_WORD_PATTERN.pattern + r"\s*", re.IGNORECASE)  # every word parse_bpm reads
 
@@ -345,6 +366,11 @@ def run(cfg: EvalConfig) -> dict:
         res["probe"]["generated"] = score_probes(probes, Xg, gen_clips) if feats else {}
         res["tempo"]["generated"] = tempo_summary(bpms, [c.bpm for c in gen_clips])
         pred = {t: p.predict(Xg[:, TASK_FEATURES[t]]) if feats else [] for t, p in probes.items()}
+        if cfg.watermark_check and feats:
+            res["watermark_check"] = watermark_effect(probes, audio, gen_clips, pred, model.sample_rate)
+            res["probe"]["generated_watermarked"] = res["watermark_check"].pop("probe")
+            res["tempo"]["generated_watermarked"] = tempo_summary(res["watermark_check"].pop("bpms"),
+                                                                  [c.bpm for c in gen_clips])
         res["generated_clips"] = [
             {"caption_of": c.path, "description": c.description, "family": c.family, "tempo": c.tempo,
              "bpm": c.bpm, "estimated_bpm": b, **{f"predicted_{t}": pred[t][i] for t in pred}}
