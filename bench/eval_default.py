@@ -6,6 +6,8 @@
 `tiny-random` (a random tiny model: chance-level numbers, for smoke runs). Default: the shipped
 src/tonecraft/assets/default when it has weights, else no generation (codec + probe sanity only).
 --codec: codec folder/name for the codec comparison (default: the model's codec).
+--paraphrases bench/paraphrases.jsonl: also generate hand-written free-language prompts and score them with the
+same probes (per-family recall vs the probe ceiling, tempo, slow prompts, onsets; issue 18).
 Single-threaded on purpose (shares the machine with training); deterministic for a given corpus and seed.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch  # noqa: E402
 
 
 def main(argv=None) -> int:
+    from tonecraft.errors import TonecraftError
     from tonecraft.eval.report import format_report, write_json
     from tonecraft.eval.runner import CORPUS_ENV, EvalConfig, default_model_path, run
 
@@ -53,6 +56,9 @@ def main(argv=None) -> int:
                    help="also score the generated clips after the watermark (its effect on the probe and tempo)")
     p.add_argument("--word-pairs", type=int, default=0,
                    help="held-out captions generated as a 'Slow ...' / 'Fast ...' pair (tempo words only)")
+    p.add_argument("--paraphrases", default=None,
+                   help="free-language prompt file (e.g. bench/paraphrases.jsonl): generated and scored too")
+    p.add_argument("--paraphrase-seeds", type=int, default=1, help="clips per paraphrase prompt")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="results.json")
     a = p.parse_args(argv)
@@ -78,15 +84,21 @@ def main(argv=None) -> int:
                      time_budget_s=a.time_budget_min * 60 if a.time_budget_min else None, top_k=a.top_k,
                      temperature=a.temperature, cfg_coef=a.cfg_coef, save_audio_dir=a.save_audio,
                      probe_domain=a.probe_domain, min_class_count=a.min_class_count, n_word_pairs=a.word_pairs,
-                     watermark_check=a.watermark_check)
-    res = run(cfg)
+                     watermark_check=a.watermark_check, paraphrases=a.paraphrases,
+                     paraphrase_seeds=a.paraphrase_seeds)
+    try:
+        res = run(cfg)
+    except TonecraftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
     if a.model == "tiny-random":
         res["config"]["model"] = "tiny-random"
     print()
     print(format_report(res))
     print(f"\nwrote {write_json(a.out, res)}")
-    if tmp is not None:
-        tmp.cleanup()
     return 0
 
 

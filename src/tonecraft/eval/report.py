@@ -43,7 +43,7 @@ def format_report(res: dict) -> str:
             tr = p.get("train", {}).get(task, {})
             if "cv_accuracy" in tr:
                 lines.append(f"  {task:<8}{'train CV':<19}{tr['n_train']:>5}{_f(tr['cv_accuracy']):>8}")
-            for where in ("real_heldout", "real_same_captions", "generated", "generated_watermarked"):
+            for where in ("real_heldout", "real_same_captions", "generated", "generated_watermarked", "paraphrases"):
                 s = p.get(where, {}).get(task)
                 if s and s.get("n"):
                     lines.append(f"  {task:<8}{where:<19}{s['n']:>5}{_f(s['accuracy']):>8}"
@@ -69,6 +69,8 @@ def format_report(res: dict) -> str:
         lines.append(f"Watermark on the generated clips: SNR {_f(m['snr_db_min'], '{:.1f}')} dB min, "
                      f"{_f(m['snr_db_median'], '{:.1f}')} median; probe predictions changed by the mark: "
                      + ", ".join(f"{t} {_f(v)}" for t, v in m["prediction_changed"].items()))
+    if res.get("paraphrases"):
+        lines += format_paraphrases(res["paraphrases"])
     g = res.get("generation")
     if g:
         lines.append(f"Generation: {g['n']} clips x {g['duration']:g} s in {g['seconds']:.0f} s "
@@ -76,6 +78,45 @@ def format_report(res: dict) -> str:
                      + (f"; {g['stopped']}" if g.get("stopped") else ""))
     lines.append(f"Total {res.get('total_seconds', 0):.0f} s")
     return "\n".join(lines)
+
+
+def format_paraphrases(r: dict) -> list[str]:
+    """The "Paraphrases" block: family probe vs its ceiling with per-family recall, slow prompts, onsets."""
+    read = r.get("bpm_read_by_conditioner", {})
+    g = r.get("generation", {})
+    seeds = f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''}"
+    lines = [f"Paraphrases ({r['n_prompts']} free-language prompts x {seeds} from {r['file']}; "
+             f"{g.get('n', 0)} clips in {g.get('seconds', 0):.0f} s; stated bpm read as a number by the tempo "
+             f"conditioning in {read.get('read', 0)}/{read.get('stated', 0)})",
+             f"  family accuracy {_f(r.get('accuracy'))} = {_f(r.get('fraction_of_ceiling'))} of the probe ceiling "
+             f"{_f(r.get('ceiling_accuracy'))} (balanced {_f(r.get('balanced_accuracy'))} = "
+             f"{_f(r.get('fraction_of_ceiling_balanced'))} of {_f(r.get('ceiling_balanced_accuracy'))})"]
+    recall, ceiling = r.get("family_recall", {}), r.get("ceiling_recall", {})
+    if recall:
+        lines.append("  recall per family (ceiling): " + ", ".join(
+            f"{fam} {_f(v)} ({_f(ceiling.get(fam))})" for fam, v in recall.items()))
+    if r.get("unscored"):
+        lines.append("  not scored (the probe has no such class): " + ", ".join(
+            f"{fam} {n}" for fam, n in r["unscored"].items()))
+    s, f = r.get("slow_prompts", {}), r.get("fast_prompts", {})
+    if s.get("n"):
+        lines.append(f"  slow prompts (<= {s['prompt_max_bpm']:g} bpm, n {s['n']}): measured <= "
+                     f"{s['measured_max_bpm']:g} bpm {_f(s['share_measured_slow'])}, allowing an octave error "
+                     f"(estimate / 2 <= {s['measured_max_bpm']:g}) {_f(s['share_measured_slow_octave'])}; "
+                     f"median estimate {_f(s['median_estimated_bpm'], '{:.0f}')} bpm, no beat {s['no_beat']}")
+    if f.get("n"):
+        lines.append(f"  control, fast prompts (>= {f['prompt_min_bpm']:g} bpm, n {f['n']}): measured <= "
+                     f"{f['measured_max_bpm']:g} bpm {_f(f.get('share_measured_slow'))}, allowing an octave error "
+                     f"{_f(f.get('share_measured_slow_octave'))}; median estimate "
+                     f"{_f(f['median_estimated_bpm'], '{:.0f}')} bpm")
+    o = r.get("onsets", {})
+    if o:
+        p, q = o.get("percussive", {}), o.get("sustained", {})
+        lines.append(f"  onsets (median): strength percussive {_f(p.get('median_onset_strength'))} (n {p.get('n', 0)})"
+                     f" vs sustained {_f(q.get('median_onset_strength'))} (n {q.get('n', 0)}), ratio "
+                     f"{_f(o.get('strength_ratio'))}; onsets/s {_f(p.get('median_onsets_per_s'), '{:.1f}')} vs "
+                     f"{_f(q.get('median_onsets_per_s'), '{:.1f}')}")
+    return lines
 
 
 def write_json(path: str | os.PathLike, res: dict) -> Path:

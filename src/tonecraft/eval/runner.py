@@ -5,7 +5,9 @@
    train-split clips, scored on real held-out clips (sanity) and on clips generated from held-out captions;
 3. tempo: librosa beat tracking on the same clips against the caption's bpm;
 4. tempo words (optional, `n_word_pairs`): held-out captions with their tempo removed, generated once as
-   "Slow ..." and once as "Fast ..." with the same seed; how often the fast one has the faster beat.
+   "Slow ..." and once as "Fast ..." with the same seed; how often the fast one has the faster beat;
+5. paraphrases (optional, `paraphrases`): hand-written free-language prompts (`bench/paraphrases.jsonl`),
+   scored with the same probes and beat tracker (`eval/paraphrases.py`).
 Everything is seeded; `bench/eval_default.py` is the command line.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 from ..audio import load_audio
 from ..conditioning.tempo import BPM_PATTERN, TEMPO_WORD_PATTERN
 from . import classifier as clf
+from . import paraphrases as para
 from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
 from .labels import load_split, subset
 from .tempo import tempo_summary
@@ -57,6 +60,8 @@ class EvalConfig:
     min_class_count: int = 10           # probe classes with fewer train clips are left out (train and scoring)
     n_word_pairs: int = 0               # captions generated as a "Slow ..." / "Fast ..." pair (tempo words only)
     watermark_check: bool = False       # also score the generated clips after the watermark (its effect on the probe)
+    paraphrases: str | None = None      # free-language prompt file (eval/paraphrases.py); needs a model
+    paraphrase_seeds: int = 1           # clips generated per paraphrase prompt
 
 
 def _log(msg: str) -> None:
@@ -237,6 +242,16 @@ def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], lis
     return audio, done, info
 
 
+def audio_features(audio, sample_rate: int) -> tuple[np.ndarray, list[float]]:
+    """-> (probe features [N, D], beat-tracker bpm [N]) of generated clips."""
+    feats, bpms = [], []
+    for w in audio:
+        f, bpm = probe_features_and_bpm(w, sample_rate)
+        feats.append(f)
+        bpms.append(bpm)
+    return (np.stack(feats) if feats else np.zeros((0, 1), np.float32)), bpms
+
+
 def watermark_effect(probes, audio, clips, pred, sample_rate: int) -> dict:
     """The same generated clips with the watermark `tonecraft generate` adds: probe scores, bpm estimates,
     share of probe predictions that the mark changed, and the mark's SNR."""
@@ -287,6 +302,30 @@ def evaluate_tempo_words(model, clips, cfg: EvalConfig) -> dict:
             "median_bpm_slow": float(np.median(slow)), "median_bpm_fast": float(np.median(fast)), **out}
 
 
+def evaluate_paraphrases(model, prompts, probes, ceiling: dict, cfg: EvalConfig) -> tuple[dict, dict, dict]:
+    """Generate every paraphrase prompt `paraphrase_seeds` times (copies land in other batches, so other
+    seeds), score with the probes -> (probe scores, tempo rows, res["paraphrases"]). Tempo rows: all prompts
+    that state a bpm, and (when it differs) only those whose bpm the tempo conditioning reads."""
+    clips = [c for _ in range(max(cfg.paraphrase_seeds, 1)) for c in prompts]
+    save = str(Path(cfg.save_audio_dir) / "paraphrases") if cfg.save_audio_dir else None
+    _log(f"paraphrases: {len(prompts)} prompts x {max(cfg.paraphrase_seeds, 1)} seeds from {cfg.paraphrases}")
+    audio, clips, ginfo = generate_clips(model, clips, replace(cfg, save_audio_dir=save))
+    X, bpms = audio_features(audio, model.sample_rate)
+    scores = score_probes(probes, X, clips) if audio else {}
+    pred = {t: p.predict(X[:, TASK_FEATURES[t]]) if audio else [] for t, p in probes.items()}
+    summary = {"file": str(cfg.paraphrases), "n_prompts": len(prompts), "seeds": max(cfg.paraphrase_seeds, 1),
+               "generation": ginfo, **para.summarize(clips, X, bpms, scores, ceiling, pred)}
+    for i, row in enumerate(summary["clips"]):
+        row["seed_copy"] = i // len(prompts)
+    unread = set(summary["bpm_read_by_conditioner"]["unread_prompts"])
+    stated = [i for i, c in enumerate(clips) if c.bpm is not None]
+    read = [i for i in stated if clips[i].description not in unread]
+    rows = {"paraphrases": tempo_summary([bpms[i] for i in stated], [clips[i].bpm for i in stated])}
+    if len(read) < len(stated):
+        rows["paraphrases_read"] = tempo_summary([bpms[i] for i in read], [clips[i].bpm for i in read])
+    return scores, rows, summary
+
+
 # -- whole run -----------------------------------------------------------------------------------------------
 
 def run(cfg: EvalConfig) -> dict:
@@ -300,6 +339,7 @@ def run(cfg: EvalConfig) -> dict:
         res["versions"]["librosa"] = librosa.__version__
     except ImportError:
         pass
+    prompts = para.load_paraphrases(cfg.paraphrases) if cfg.paraphrases else None  # a bad file fails here
     heldout_all = load_split(cfg.corpus, cfg.heldout_splits)
     train_clips = load_split(cfg.corpus, "train", cfg.n_train, cfg.seed)
     res["corpus"] = {"path": cfg.corpus, "heldout_available": len(heldout_all), "train_used": len(train_clips)}
@@ -323,7 +363,8 @@ def run(cfg: EvalConfig) -> dict:
         res["codec"]["seconds"] = time.perf_counter() - t0
 
     generate = model is not None and cfg.n_clips > 0
-    if not (generate or cfg.n_train > 0 or cfg.n_heldout > 0):  # codec comparison only
+    paraphrase = model is not None and bool(prompts)
+    if not (generate or paraphrase or cfg.n_train > 0 or cfg.n_heldout > 0):  # codec comparison only
         res["total_seconds"] = time.perf_counter() - t_start
         return res
 
@@ -357,16 +398,11 @@ def run(cfg: EvalConfig) -> dict:
         res["probe"]["real_same_captions"] = score_probes(probes, Xh[gen_idx], gen_clips) if gen_idx else {}
         res["tempo"]["real_same_captions"] = tempo_summary([held_bpms[i] for i in gen_idx],
                                                            [c.bpm for c in gen_clips])
-        feats, bpms = [], []
-        for w in audio:
-            f, bpm = probe_features_and_bpm(w, model.sample_rate)
-            feats.append(f)
-            bpms.append(bpm)
-        Xg = np.stack(feats) if feats else np.zeros((0, 1), np.float32)
-        res["probe"]["generated"] = score_probes(probes, Xg, gen_clips) if feats else {}
+        Xg, bpms = audio_features(audio, model.sample_rate)
+        res["probe"]["generated"] = score_probes(probes, Xg, gen_clips) if audio else {}
         res["tempo"]["generated"] = tempo_summary(bpms, [c.bpm for c in gen_clips])
-        pred = {t: p.predict(Xg[:, TASK_FEATURES[t]]) if feats else [] for t, p in probes.items()}
-        if cfg.watermark_check and feats:
+        pred = {t: p.predict(Xg[:, TASK_FEATURES[t]]) if audio else [] for t, p in probes.items()}
+        if cfg.watermark_check and audio:
             res["watermark_check"] = watermark_effect(probes, audio, gen_clips, pred, model.sample_rate)
             res["probe"]["generated_watermarked"] = res["watermark_check"].pop("probe")
             res["tempo"]["generated_watermarked"] = tempo_summary(res["watermark_check"].pop("bpms"),
@@ -379,5 +415,12 @@ def run(cfg: EvalConfig) -> dict:
         pairs = [held[i] for i in subset(list(range(len(held))), min(cfg.n_word_pairs, len(held)), cfg.seed + 2)]
         _log(f"tempo words: {len(pairs)} captions as 'Slow ...' and 'Fast ...'")
         res["tempo_words"] = evaluate_tempo_words(model, pairs, cfg)
+    if paraphrase:
+        scores, tempo, res["paraphrases"] = evaluate_paraphrases(model, prompts, probes, res["probe"]["real_heldout"],
+                                                                 cfg)
+        res["probe"]["paraphrases"] = scores
+        res["tempo"].update(tempo)
+    elif prompts:
+        _log(f"paraphrases in {cfg.paraphrases} skipped: no model loaded")
     res["total_seconds"] = time.perf_counter() - t_start
     return res
