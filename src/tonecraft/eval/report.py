@@ -192,11 +192,6 @@ def format_sfx_markdown(res: dict) -> str:
         for s, v in cmp_.items():
             out.append(f"| {s} | {_f(v.get('in_range'))} | {_f(v.get('spearman_r'))} |")
         out.append("")
-    m = res.get("watermark_check")
-    if m:
-        lines.append(f"Watermark on the generated clips: SNR {_f(m['snr_db_min'], '{:.1f}')} dB min, "
-                     f"{_f(m['snr_db_median'], '{:.1f}')} median; probe predictions changed by the mark: "
-                     + ", ".join(f"{t} {_f(v)}" for t, v in m["prediction_changed"].items()))
     g = res.get("generation")
     if g:
         out += [f"Generated {g['n']} clips ({g['captions']} captions x {g['seeds']} seeds) of {g['duration']:g} s in "
