@@ -161,7 +161,7 @@ def test_tempo_summary_and_estimate():
 ])
 def test_tempo_word_prompt_replaces_the_tempo(description, word, prompt):
     from tonecraft.conditioning.tempo import parse_bpm
-    from tonecraft.eval.runner import tempo_word_prompt
+    from tonecraft.eval.tempo import tempo_word_prompt
 
     assert tempo_word_prompt(description, word) == prompt
     assert parse_bpm(prompt) == parse_bpm(word)  # only the new word tells the tempo
@@ -169,7 +169,7 @@ def test_tempo_word_prompt_replaces_the_tempo(description, word, prompt):
 
 def test_tempo_word_prompt_removes_every_tempo_word_parse_bpm_reads():
     from tonecraft.conditioning.tempo import TEMPO_WORDS, parse_bpm
-    from tonecraft.eval.runner import tempo_word_prompt
+    from tonecraft.eval.tempo import tempo_word_prompt
 
     for word, _ in TEMPO_WORDS:
         prompt = tempo_word_prompt(f"A {word} tune on piano", "slow")

@@ -12,9 +12,7 @@ Everything is seeded; `bench/eval_default.py` is the command line.
 """
 from __future__ import annotations
 
-import math
 import os
-import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,12 +21,12 @@ import numpy as np
 import torch
 
 from ..audio import load_audio
-from ..conditioning.tempo import BPM_PATTERN, TEMPO_WORD_PATTERN
 from . import classifier as clf
 from . import paraphrases as para
 from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
 from .labels import load_split, subset
 from .tempo import tempo_summary
+from .watermark_effect import mark_effect, marked_features
 
 ASSETS_DEFAULT = Path(__file__).resolve().parents[1] / "assets" / "default"
 CORPUS_ENV = "TONECRAFT_CORPUS"  # where `tonecraft corpus music --out` wrote the corpus, when --corpus is not given
@@ -252,44 +250,10 @@ def audio_features(audio, sample_rate: int) -> tuple[np.ndarray, list[float]]:
     return (np.stack(feats) if feats else np.zeros((0, 1), np.float32)), bpms
 
 
-def watermark_effect(probes, audio, clips, pred, sample_rate: int) -> dict:
-    """The same generated clips with the watermark `tonecraft generate` adds: probe scores, bpm estimates,
-    share of probe predictions that the mark changed, and the mark's SNR."""
-    from ..provenance import Payload, embed
-
-    feats, bpms, snrs = [], [], []
-    for i, (w, c) in enumerate(zip(audio, clips)):
-        clean = torch.from_numpy(np.asarray(w, dtype=np.float32))
-        marked = embed(clean, sample_rate, Payload.for_generation("eval", c.description, i))
-        snrs.append(10 * math.log10(clean.pow(2).mean().item() / max((marked - clean).pow(2).mean().item(), 1e-20)))
-        f, bpm = probe_features_and_bpm(marked, sample_rate)
-        feats.append(f)
-        bpms.append(bpm)
-    X = np.stack(feats)
-    changed = {t: float(np.mean(p.predict(X[:, TASK_FEATURES[t]]) != np.asarray(pred[t]))) for t, p in probes.items()}
-    return {"probe": score_probes(probes, X, clips), "bpms": bpms, "prediction_changed": changed,
-            "snr_db_min": min(snrs), "snr_db_median": float(np.median(snrs))}
-
-
-_BPM_PHRASE = re.compile(r",?\s*(?:at\s+)?" + BPM_PATTERN.pattern, re.IGNORECASE)
-_TEMPO_WORD = re.compile(TEMPO_WORD_PATTERN.pattern + r"\s*", re.IGNORECASE)  # every word parse_bpm reads
-
-
-def tempo_word_prompt(description: str, word: str) -> str:
-    """`description` without its bpm and tempo words, led by `word`: ("A fast reel on fiddle, 113 bpm, in a
-    small room", "slow") -> "A slow reel on fiddle, in a small room"."""
-    rest = _TEMPO_WORD.sub("", _BPM_PHRASE.sub("", description)).strip(" ,")
-    rest = re.sub(r"\ban (?=[^aeiouAEIOU])", "a ", re.sub(r"\s{2,}", " ", rest))
-    article = re.match(r"(?i)an? ", rest)
-    if article:
-        return f"A {word} {rest[article.end():]}"
-    return f"{word.capitalize()} {rest[:1].lower()}{rest[1:]}"
-
-
 def evaluate_tempo_words(model, clips, cfg: EvalConfig) -> dict:
     """Generate each caption as a "Slow ..." and a "Fast ..." prompt (same seed), track both beats.
     `fast_faster` is the share of pairs whose fast clip has the higher librosa tempo (chance 0.5)."""
-    from .tempo import estimate_bpm
+    from .tempo import estimate_bpm, tempo_word_prompt
 
     out = {}
     for word in ("slow", "fast"):
@@ -403,10 +367,10 @@ def run(cfg: EvalConfig) -> dict:
         res["tempo"]["generated"] = tempo_summary(bpms, [c.bpm for c in gen_clips])
         pred = {t: p.predict(Xg[:, TASK_FEATURES[t]]) if audio else [] for t, p in probes.items()}
         if cfg.watermark_check and audio:
-            res["watermark_check"] = watermark_effect(probes, audio, gen_clips, pred, model.sample_rate)
-            res["probe"]["generated_watermarked"] = res["watermark_check"].pop("probe")
-            res["tempo"]["generated_watermarked"] = tempo_summary(res["watermark_check"].pop("bpms"),
-                                                                  [c.bpm for c in gen_clips])
+            Xw, bpms_w, snrs = marked_features(audio, gen_clips, model.sample_rate)
+            res["probe"]["generated_watermarked"] = score_probes(probes, Xw, gen_clips)
+            res["tempo"]["generated_watermarked"] = tempo_summary(bpms_w, [c.bpm for c in gen_clips])
+            res["watermark_check"] = mark_effect(probes, Xw, pred, snrs)
         res["generated_clips"] = [
             {"caption_of": c.path, "description": c.description, "family": c.family, "tempo": c.tempo,
              "bpm": c.bpm, "estimated_bpm": b, **{f"predicted_{t}": pred[t][i] for t in pred}}

@@ -10,7 +10,11 @@ prompts give faster music at all, whatever the metrical level the tracker locks 
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
+
+from ..conditioning.tempo import BPM_PATTERN, TEMPO_WORD_PATTERN
 
 from .features import HOP, SAMPLE_RATE, prepare
 
@@ -68,3 +72,18 @@ def _rank_correlation(est: np.ndarray, ref: np.ndarray) -> dict:
 
     r = spearmanr(est, ref)
     return {"spearman_r": float(r.statistic), "spearman_p": float(r.pvalue)}
+
+
+_BPM_PHRASE = re.compile(r",?\s*(?:at\s+)?" + BPM_PATTERN.pattern, re.IGNORECASE)
+_TEMPO_WORD = re.compile(TEMPO_WORD_PATTERN.pattern + r"\s*", re.IGNORECASE)  # every word parse_bpm reads
+
+
+def tempo_word_prompt(description: str, word: str) -> str:
+    """`description` without its bpm and tempo words, led by `word`: ("A fast reel on fiddle, 113 bpm, in a
+    small room", "slow") -> "A slow reel on fiddle, in a small room"."""
+    rest = _TEMPO_WORD.sub("", _BPM_PHRASE.sub("", description)).strip(" ,")
+    rest = re.sub(r"\ban (?=[^aeiouAEIOU])", "a ", re.sub(r"\s{2,}", " ", rest))
+    article = re.match(r"(?i)an? ", rest)
+    if article:
+        return f"A {word} {rest[article.end():]}"
+    return f"{word.capitalize()} {rest[:1].lower()}{rest[1:]}"
