@@ -15,6 +15,9 @@ from tonecraft.errors import ConfigError
     ("A fast lively reel in D major, 113 bpm, in a small room", 113.0),  # the number wins over the word
     ("house groove at 124BPM", 124.0),
     ("waltz, 96.5 bpm", 96.5),
+    ("a march at 140 beats per minute", 140.0),  # free-language phrasings (bench/paraphrases.jsonl)
+    ("slow blues, 60 beats a minute", 60.0),
+    ("one beat per minute", None),
     ("slow church organ chorale in G minor", 66.0),
     ("a very slow air on cello", 50.0),  # "very slow" before "slow"
     ("Fast bright jazz", 144.0),

@@ -129,9 +129,10 @@ def test_family_summary_against_the_ceiling():
 
 def test_bpm_read_share():
     clips = [Clip("a", "piano at 60 bpm", 60.0, "keyboard", "slow", "a"),
-             Clip("b", "harp at 140 beats per minute", 140.0, "plucked", "fast", "b"),
+             Clip("b", "harp at a hundred and forty beats a minute", 140.0, "plucked", "fast", "b"),
              Clip("c", "calm harp", None, "plucked", None, "c")]
-    assert para.bpm_read_share(clips) == {"stated": 2, "read": 1, "unread_prompts": ["harp at 140 beats per minute"]}
+    assert para.bpm_read_share(clips) == {"stated": 2, "read": 1,
+                                          "unread_prompts": ["harp at a hundred and forty beats a minute"]}
 
 
 def _tone(kind: str, seconds: float = 2.0, bpm: float = 120.0) -> np.ndarray:
@@ -189,7 +190,7 @@ def test_end_to_end_paraphrases_tiny_random(tmp_path):
     corpus = _tiny_corpus(tmp_path / "corpus")
     prompts = _write(tmp_path,
                      {"prompt": "banjo picking at 140 bpm", "family": "plucked", "bpm": 140, "percussive": True},
-                     {"prompt": "slow lonely flute, 60 beats per minute", "family": "winds", "bpm": 60,
+                     {"prompt": "slow lonely flute, sixty beats a minute", "family": "winds", "bpm": 60,
                       "percussive": False},
                      {"prompt": "a calm flute", "family": "winds", "bpm": None, "percussive": False})
     cfg = EvalConfig(corpus=str(corpus), model=str(save_tiny_random_model(tmp_path / "model")), n_clips=0,
@@ -202,7 +203,7 @@ def test_end_to_end_paraphrases_tiny_random(tmp_path):
     assert res["probe"]["paraphrases"]["family"]["n"] == 6 and res["probe"]["paraphrases"]["tempo"]["n"] == 4
     assert res["tempo"]["paraphrases"]["n"] == 4 and res["tempo"]["paraphrases_read"]["n"] == 2
     assert r["bpm_read_by_conditioner"] == {"stated": 2, "read": 1,
-                                            "unread_prompts": ["slow lonely flute, 60 beats per minute"]}
+                                            "unread_prompts": ["slow lonely flute, sixty beats a minute"]}
     assert r["slow_prompts"]["n"] == 2 and r["onsets"]["percussive"]["n"] == 2 and r["onsets"]["sustained"]["n"] == 4
     assert set(r["family_recall"]) <= {"plucked", "winds"} and r["ceiling_accuracy"] is not None
     text = format_report(res)

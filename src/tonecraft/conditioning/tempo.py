@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 MIN_BPM, MAX_BPM = 30.0, 300.0  # numbers outside are not read as a tempo
-BPM_PATTERN = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*-?\s*bpm\b", re.IGNORECASE)  # group 1: the number
+# "<number> bpm" or "<number> beats per/a minute" (how people write it in free prompts); group 1: the number
+BPM_PATTERN = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*-?\s*(?:bpm|beats?\s+(?:per|an?)\s+minute)\b", re.IGNORECASE)
 # tempo words a user writes -> a typical bpm. A prompt's tempo is its earliest tempo word ("fast reel with a
 # laid-back beat" is fast); where two start at the same place the longer wins ("very slow" over "slow").
 TEMPO_WORDS: tuple[tuple[str, float], ...] = (
@@ -32,7 +33,8 @@ TEMPO_WORD_PATTERN = re.compile(
 
 
 def parse_bpm(text: str | None) -> float | None:
-    """The tempo a prompt asks for: an explicit "<number> bpm" wins, else the earliest tempo word, else None."""
+    """The tempo a prompt asks for: an explicit "<number> bpm" (or "beats per minute") wins, else the earliest
+    tempo word, else None."""
     if not text:
         return None
     for match in BPM_PATTERN.finditer(text):
