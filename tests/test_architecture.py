@@ -192,7 +192,7 @@ def test_comments_cite_public_sources():
 
 
 def test_shipped_model_files_carry_no_machine_paths():
-    assets = SRC / "assets" / "default"
+    assets = SRC / "assets"  # every shipped model: tonecraft-default, tonecraft-sfx-default
     bad = [f"{p.relative_to(SRC)}:{i}" for p in sorted(assets.rglob("*")) if p.suffix in (".json", ".md")
            for i, line in enumerate(p.read_text().splitlines(), 1)
            if re.search(r"(^|[\s\"'`(])(/root/|/home/|~/)", line)]
