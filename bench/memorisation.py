@@ -30,7 +30,7 @@ from tonecraft.audio import load_audio
 from tonecraft.data.info import read_info
 from tonecraft.data.manifest import read_manifest
 from tonecraft.data.token_cache import TokenCache, build_token_cache, encode_codes
-from tonecraft.eval.similar import NgramIndex, find_similar
+from tonecraft.eval.similar import CHROMA_NEAR, NEAR_COPY_S, TOKEN_NEAR, NgramIndex, find_similar
 from tonecraft.models import load_model
 
 
@@ -48,7 +48,7 @@ def check(model, wav: torch.Tensor, cache: TokenCache, index: NgramIndex) -> dic
     """The closest training clip of one clip [C, T] at the model's rate: longest token stretch, best chroma."""
     codes = encode_codes(model.codec, wav[None])[0]
     found = find_similar(wav, model.sample_rate, cache=cache, query_codes=codes, top=1, index=index)
-    tokens = max((s.tokens.seconds for s in found if s.tokens and s.tokens.score >= 0.5), default=0.0)
+    tokens = max((s.tokens.seconds for s in found if s.tokens and s.tokens.score >= TOKEN_NEAR), default=0.0)
     chroma = max((s.chroma.score for s in found if s.chroma), default=float("nan"))
     best = found[0] if found else None
     return {"near_copy": bool(best and best.near_copy), "token_seconds": tokens, "chroma": chroma,
@@ -59,8 +59,8 @@ def summary(rows: list[dict]) -> dict:
     n = len(rows)
     chroma = [r["chroma"] for r in rows if r["chroma"] == r["chroma"]]
     return {"clips": n, "near_copy": sum(r["near_copy"] for r in rows) / n,
-            "token_near_2s": sum(r["token_seconds"] >= 2.0 for r in rows) / n,
-            "chroma_near_0.9": sum(c >= 0.9 for c in chroma) / n,
+            "token_near_2s": sum(r["token_seconds"] >= NEAR_COPY_S for r in rows) / n,
+            "chroma_near_0.9": sum(c >= CHROMA_NEAR for c in chroma) / n,
             "longest_token_stretch_median_s": statistics.median(r["token_seconds"] for r in rows),
             "longest_token_stretch_max_s": max(r["token_seconds"] for r in rows),
             "best_chroma_median": statistics.median(chroma) if chroma else None}

@@ -150,7 +150,7 @@ SFX_PROMPTS = ["a dog barking", "footsteps on gravel", "a laser shot", "heavy ra
 
 
 def _generated(n: int, seed: int, model_name: str = "tonecraft-default", prompts: list[str] = PROMPTS,
-               duration: float = 8.0, batch: int = 4) -> list[tuple[str, torch.Tensor, int]]:
+               duration: float = 8.0, kind: str = "generated", batch: int = 4) -> list[tuple[str, torch.Tensor, int]]:
     from tonecraft.audio import normalize_audio
     from tonecraft.models import load_model
 
@@ -158,7 +158,6 @@ def _generated(n: int, seed: int, model_name: str = "tonecraft-default", prompts
         return []
     model = load_model(model_name)
     model.set_generation_params(**{**model.generation_params(), "duration": duration})
-    kind = "generated-sfx" if model_name != "tonecraft-default" else "generated"
     out = []
     for start in range(0, n, batch):
         chosen = [prompts[(start + i) % len(prompts)] for i in range(min(batch, n - start))]
@@ -206,7 +205,8 @@ def main(argv=None) -> int:
     atk = attacks(others, rng)
     sources = [(str(p), lambda p=p: _load(p)) for p in marked_files]  # loaded one at a time
     generated = _generated(args.generated, args.seed)
-    generated += _generated(args.generated_sfx, args.seed, "tonecraft-sfx-default", SFX_PROMPTS, duration=5.0)
+    generated += _generated(args.generated_sfx, args.seed, "tonecraft-sfx-default", SFX_PROMPTS, duration=5.0,
+                            kind="generated-sfx")
     sources += [(name, lambda w=w, sr=sr: (w, sr)) for name, w, sr in generated]
     rows = {name: [] for name in atk}
     payload_ok = {name: 0 for name in atk}

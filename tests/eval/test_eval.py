@@ -177,18 +177,23 @@ def test_tempo_word_prompt_removes_every_tempo_word_parse_bpm_reads():
         assert parse_bpm(prompt) == parse_bpm("slow")
 
 
-def test_end_to_end_tiny_random(tmp_path):
+def _run_tiny(tmp_path, **overrides) -> dict:
+    """`eval.runner.run` with a tiny random model on the synthetic corpus (2 generated clips)."""
     pytest.importorskip("librosa")
-    from tonecraft.eval.report import format_report, write_json
     from tonecraft.eval.runner import EvalConfig, run
     from tonecraft.eval.tiny import save_tiny_random_model
 
     torch.set_num_threads(1)
     corpus = _write_corpus(tmp_path / "corpus")
     model = save_tiny_random_model(tmp_path / "model")
-    cfg = EvalConfig(corpus=str(corpus), model=str(model), n_clips=2, n_train=8, n_heldout=4, n_codec_clips=1,
-                     duration=1.0, batch_size=2, seed=0, min_class_count=2, n_word_pairs=2)
-    res = run(cfg)
+    settings = dict(n_clips=2, n_train=8, n_heldout=4, batch_size=2, seed=0, min_class_count=2)
+    return run(EvalConfig(corpus=str(corpus), model=str(model), **{**settings, **overrides}))
+
+
+def test_end_to_end_tiny_random(tmp_path):
+    from tonecraft.eval.report import format_report, write_json
+
+    res = _run_tiny(tmp_path, n_codec_clips=1, duration=1.0, n_word_pairs=2)
     assert res["probe"]["real_heldout"]["family"]["n"] == 4
     assert set(res["probe"]["train"]["family"]["train_counts"]) == {"winds", "plucked"}
     assert res["probe"]["generated"]["tempo"]["n"] == 2 and res["generation"]["n"] == 2
@@ -204,17 +209,9 @@ def test_end_to_end_tiny_random(tmp_path):
 
 def test_watermark_check_scores_the_marked_clips(tmp_path):
     """The mark's effect on the probe: the same generated clips scored again after `provenance.embed`."""
-    pytest.importorskip("librosa")
     from tonecraft.eval.report import format_report
-    from tonecraft.eval.runner import EvalConfig, run
-    from tonecraft.eval.tiny import save_tiny_random_model
 
-    torch.set_num_threads(1)
-    corpus = _write_corpus(tmp_path / "corpus")
-    model = save_tiny_random_model(tmp_path / "model")
-    cfg = EvalConfig(corpus=str(corpus), model=str(model), n_clips=2, n_train=8, n_heldout=4, n_codec_clips=0,
-                     duration=2.0, batch_size=2, seed=0, min_class_count=2, watermark_check=True)
-    res = run(cfg)
+    res = _run_tiny(tmp_path, n_codec_clips=0, duration=2.0, watermark_check=True)
     check = res["watermark_check"]
     assert 29.0 < check["snr_db_min"] <= check["snr_db_median"] < 40.0
     assert set(check["prediction_changed"]) == set(res["probe"]["generated"])

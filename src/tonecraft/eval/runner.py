@@ -26,7 +26,7 @@ from . import paraphrases as para
 from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
 from .labels import load_split, subset
 from .tempo import tempo_summary
-from .watermark_effect import mark_effect, marked_features
+from .watermark_effect import mark_clips, mark_effect
 
 ASSETS_DEFAULT = Path(__file__).resolve().parents[1] / "assets" / "default"
 CORPUS_ENV = "TONECRAFT_CORPUS"  # where `tonecraft corpus music --out` wrote the corpus, when --corpus is not given
@@ -250,6 +250,11 @@ def audio_features(audio, sample_rate: int) -> tuple[np.ndarray, list[float]]:
     return (np.stack(feats) if feats else np.zeros((0, 1), np.float32)), bpms
 
 
+def probe_predictions(probes, X: np.ndarray) -> dict:
+    """{task: predicted class per clip} (empty lists when there are no clips)."""
+    return {t: p.predict(X[:, TASK_FEATURES[t]]) if len(X) else [] for t, p in probes.items()}
+
+
 def evaluate_tempo_words(model, clips, cfg: EvalConfig) -> dict:
     """Generate each caption as a "Slow ..." and a "Fast ..." prompt (same seed), track both beats.
     `fast_faster` is the share of pairs whose fast clip has the higher librosa tempo (chance 0.5)."""
@@ -276,7 +281,7 @@ def evaluate_paraphrases(model, prompts, probes, ceiling: dict, cfg: EvalConfig)
     audio, clips, ginfo = generate_clips(model, clips, replace(cfg, save_audio_dir=save))
     X, bpms = audio_features(audio, model.sample_rate)
     scores = score_probes(probes, X, clips) if audio else {}
-    pred = {t: p.predict(X[:, TASK_FEATURES[t]]) if audio else [] for t, p in probes.items()}
+    pred = probe_predictions(probes, X)
     summary = {"file": str(cfg.paraphrases), "n_prompts": len(prompts), "seeds": max(cfg.paraphrase_seeds, 1),
                "generation": ginfo, **para.summarize(clips, X, bpms, scores, ceiling, pred)}
     for i, row in enumerate(summary["clips"]):
@@ -365,12 +370,13 @@ def run(cfg: EvalConfig) -> dict:
         Xg, bpms = audio_features(audio, model.sample_rate)
         res["probe"]["generated"] = score_probes(probes, Xg, gen_clips) if audio else {}
         res["tempo"]["generated"] = tempo_summary(bpms, [c.bpm for c in gen_clips])
-        pred = {t: p.predict(Xg[:, TASK_FEATURES[t]]) if audio else [] for t, p in probes.items()}
+        pred = probe_predictions(probes, Xg)
         if cfg.watermark_check and audio:
-            Xw, bpms_w, snrs = marked_features(audio, gen_clips, model.sample_rate)
+            marked, snrs = mark_clips(audio, gen_clips, model.sample_rate)
+            Xw, bpms_w = audio_features(marked, model.sample_rate)
             res["probe"]["generated_watermarked"] = score_probes(probes, Xw, gen_clips)
             res["tempo"]["generated_watermarked"] = tempo_summary(bpms_w, [c.bpm for c in gen_clips])
-            res["watermark_check"] = mark_effect(probes, Xw, pred, snrs)
+            res["watermark_check"] = mark_effect(pred, probe_predictions(probes, Xw), snrs)
         res["generated_clips"] = [
             {"caption_of": c.path, "description": c.description, "family": c.family, "tempo": c.tempo,
              "bpm": c.bpm, "estimated_bpm": b, **{f"predicted_{t}": pred[t][i] for t in pred}}
