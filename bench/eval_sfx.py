@@ -4,6 +4,8 @@ the empty prompt, category probe, envelope statistics per category, speed. JSON 
     .venv/bin/python bench/eval_sfx.py --corpus /root/tonecraft-data/sfx-v1 \\
         --codec /root/tonecraft-data/runs/sfx_codec/export --parts codec --max-clips 60
     .venv/bin/python bench/eval_sfx.py --corpus /root/tonecraft-data/sfx-v1 --model RUN/export --seeds 2
+    .venv/bin/python bench/eval_sfx.py --corpus /root/tonecraft-data/sfx-v1 --model tonecraft-sfx-default \
+        --parts probe --max-clips 0 --prompts bench/sfx_prompts.jsonl --prompt-seeds 3 --spectrograms sheet.png
 
 --model: an LM export folder (`tonecraft train export`, its config names the codec), a shipped name
 (tonecraft-sfx-default), an LM training checkpoint.pt (with --codec), or `tiny-random` (a random tiny 16 kHz
@@ -21,6 +23,7 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_
 import argparse  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -62,9 +65,42 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--speed-seconds", type=float, default=5.0)
     p.add_argument("--speed-dtype", nargs="+", default=["float32"], choices=["float32", "int8"])
     p.add_argument("--threads", type=int, default=1, help="torch threads outside the speed part")
+    p.add_argument("--prompts", default=None,
+                   help="free-language prompt file (JSON lines: prompt, category; bench/sfx_prompts.jsonl), "
+                        "generated and scored by the probe (part 'probe'; --max-clips 0 skips the held-out captions)")
+    p.add_argument("--prompt-seeds", type=int, default=2, help="clips per free-language prompt")
+    p.add_argument("--spectrograms", default=None,
+                   help="PNG sheet of the free-language clips' spectrograms (first seed; needs matplotlib)")
     p.add_argument("--out", default="sfx_eval.json", help="JSON report")
     p.add_argument("--md", default=None, help="markdown tables (default: next to --out, .md)")
     return p.parse_args(argv)
+
+
+def spectrogram_sheet(audio_dir: Path, prompts: dict, out: str) -> None:
+    """One log-mel panel per free-language prompt (its first seed), titled with the prompt and what the probe
+    heard: what a reader checks by eye next to the probe's verdict."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tonecraft.audio import load_audio
+    from tonecraft.eval.sfx_probe import _log_mel
+
+    files = sorted(audio_dir.glob("*.wav"))
+    rows = prompts["prompts"]
+    cols = 4
+    fig, axes = plt.subplots((len(files) + cols - 1) // cols, cols, figsize=(4 * cols, 2.2 * ((len(files) + 3) // cols)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, f, r in zip(axes.flat, files, rows):
+        wav, sr = load_audio(f, sample_rate=16_000, channels=1)
+        ax.imshow(_log_mel(wav[0].numpy()), origin="lower", aspect="auto", cmap="magma")
+        ax.set_title(f"{r['prompt'][:34]}\n{r['category']} -> {r['heard'][0][0] if r['heard'] else '?'}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    print(f"wrote {out}")
 
 
 def main(argv=None) -> int:
@@ -75,7 +111,7 @@ def main(argv=None) -> int:
 
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
-    tmp = None
+    tmp = tmp_audio = None
     model = a.model
     try:
         if model == "tiny-random":
@@ -91,14 +127,20 @@ def main(argv=None) -> int:
             temperature=a.temperature, cfg_coef=a.cfg_coef,
             time_budget_s=a.time_budget_min * 60 if a.time_budget_min else None, save_audio_dir=a.save_audio,
             ce_cache=a.ce_cache, ce_seconds=a.ce_seconds, speed_seconds=a.speed_seconds, speed_runs=a.speed_runs,
-            speed_dtypes=list(a.speed_dtype))
+            speed_dtypes=list(a.speed_dtype), prompts=a.prompts, prompt_seeds=a.prompt_seeds)
+        if a.spectrograms and not a.save_audio:
+            tmp_audio = tempfile.TemporaryDirectory(prefix="tonecraft-sfx-audio-")
+            cfg.save_audio_dir = tmp_audio.name
         res = run_sfx(cfg)
+        if a.spectrograms and res.get("prompts"):
+            spectrogram_sheet(Path(cfg.save_audio_dir) / "prompts" / "seed0", res["prompts"], a.spectrograms)
     except TonecraftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        if tmp is not None:
-            tmp.cleanup()
+        for t in (tmp, tmp_audio):
+            if t is not None:
+                t.cleanup()
     if a.model == "tiny-random":
         res["config"]["model"] = "tiny-random"
     md = format_sfx_markdown(res)

@@ -85,3 +85,23 @@ def test_command_line_writes_json_and_markdown(setup, tmp_path):
     assert res["config"]["model"] == "tiny-random" and res["generation"]["n"] == 2 and "speed" not in res
     assert res["ce"]["segment_duration"] == 0.5
     assert "Category probe" in (tmp_path / "r.md").read_text()
+
+
+def test_free_language_prompts_and_their_spectrogram_sheet(setup, tmp_path):
+    corpus, _, _ = setup
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "a big hit", "category": "impact"}\n{"prompt": "steady rain", "category": '
+                       '"weather"}\n{"prompt": "a dog", "category": "animal"}\n')
+    main = runpy.run_path(str(BENCH))["main"]
+    out, sheet = tmp_path / "r.json", tmp_path / "sheet.png"
+    assert main(["--corpus", str(corpus), "--model", "tiny-random", "--parts", "probe", "--max-clips", "0",
+                 "--duration", "1", "--min-class-count", "3", "--prompts", str(prompts), "--prompt-seeds", "2",
+                 "--spectrograms", str(sheet), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert "generation" not in res  # --max-clips 0: no held-out captions
+    pr = res["prompts"]
+    assert [r["n"] for r in pr["prompts"]] == [2, 2, 2] and pr["unscored"] == ["animal"] and pr["n_scored"] == 4
+    assert set(pr["categories"]) <= {"impact", "weather"} and pr["generation"]["n"] == 6
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (tmp_path / "r.md").read_text()
+    assert "Free-language prompts" in md and "| a dog | animal | - |" in md

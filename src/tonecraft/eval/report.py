@@ -197,6 +197,7 @@ def format_sfx_markdown(res: dict) -> str:
         out += [f"Generated {g['n']} clips ({g['captions']} captions x {g['seeds']} seeds) of {g['duration']:g} s in "
                 f"{g['seconds']:.0f} s, cfg {g['cfg_coef']}, top_k {g['top_k']}"
                 + (f"; {g['stopped']}" if g.get("stopped") else ""), ""]
+    out += _sfx_prompt_lines(res.get("prompts"))
     for s in res.get("speed", []):
         out += [f"**Speed**: {s['seconds_of_audio']:g} s of sound in {s['wall_s']:.2f} s wall, "
                 f"{_f(s.get('cpu_s'))} s CPU ({s['dtype']}, "
@@ -204,6 +205,23 @@ def format_sfx_markdown(res: dict) -> str:
                 f"{'met' if s['meets_target'] else 'not met'}; "
                 f"load average {_f((s.get('load_average') or [None])[0])})", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _sfx_prompt_lines(pr: dict | None) -> list[str]:
+    """The free-language prompt table of the SFX evaluation (`eval.sfx_prompts.prompt_summary`)."""
+    if not pr:
+        return []
+    out = [f"**Free-language prompts** (`{pr['file']}`, {pr['seeds']} seeds each; the category probe on "
+           f"{pr['n_scored']} scored clips: accuracy {_f(pr['accuracy'])}, balanced {_f(pr['balanced_accuracy'])}"
+           + (f"; not scored, the probe does not know: {', '.join(pr['unscored'])}" if pr["unscored"] else "")
+           + ")", "", "| prompt | category | recognised | the probe heard |", "| --- | --- | ---: | --- |"]
+    for r in pr["prompts"]:
+        heard = ", ".join(f"{k} {v}" for k, v in r["heard"])
+        recognised = f"{r['hits']}/{r['n']}" if r["scored"] else "-"
+        out.append(f"| {r['prompt']} | {r['category']} | {recognised} | {heard} |")
+    out += ["", "| category | clips | recall |", "| --- | ---: | ---: |"]
+    out += [f"| {k} | {v['n']} | {_f(v['recall'])} |" for k, v in pr["categories"].items()]
+    return out + [""]
 
 
 def _probe_row(name: str, s: dict) -> str:

@@ -5,7 +5,8 @@ Parts (`SfxEvalConfig.parts`), each on held-out clips (never trained on):
 2. `ce`: teacher-forced cross-entropy of the LM on the held-out clips with their captions vs the empty
    prompt (`lm_ce`, the trainer's validation);
 3. `probe`: the category probe (`sfx_probe`) trained on real held-out clips through the codec (its
-   cross-validated accuracy is the ceiling), run on clips generated from held-out captions;
+   cross-validated accuracy is the ceiling), run on clips generated from held-out captions and, with
+   `prompts`, from a file of freely phrased prompts (`sfx_prompts`);
 4. `envelope`: energy-envelope statistics (`envelope`) per category, generated vs real, in the same window;
 5. `speed`: wall time to generate `speed_seconds` of sound (`tonecraft sfx`'s path: one thread for a small LM).
 Seeded and deterministic for a given corpus, models and settings; `bench/eval_sfx.py` is the command line.
@@ -25,6 +26,7 @@ from ..errors import ConfigError
 from . import classifier as clf
 from .envelope import compare, summarize_by_category
 from .labels import Clip
+from .sfx_prompts import load_sfx_prompts, prompt_summary
 from .sfx_probe import SAMPLE_RATE, category, clip_features, load_sfx_clips, source_group, stratified, \
     train_category_probe
 
@@ -60,6 +62,8 @@ class SfxEvalConfig:
     speed_seconds: float = 5.0
     speed_runs: int = 3
     speed_dtypes: list[str] = field(default_factory=lambda: ["float32"])
+    prompts: str | None = None           # free-language prompt file (`sfx_prompts`), scored by the probe
+    prompt_seeds: int = 2                # clips per prompt
 
 
 def _log(msg: str) -> None:
@@ -243,11 +247,17 @@ def _probe_and_envelope(cfg: SfxEvalConfig, res: dict, held: list[Clip], model, 
         return
     known = set(probe.classes) if probe is not None else set(env_real)
     captions = stratified([c for c in held if category(c) in known], cfg.max_clips, cfg.seed + 1)
+    if captions:
+        _caption_clips(cfg, res, captions, model, probe, env_real)
+    if cfg.prompts and probe is not None:
+        _prompt_clips(cfg, res, model, probe)
+
+
+def _caption_clips(cfg: SfxEvalConfig, res: dict, captions: list[Clip], model, probe, env_real: dict) -> None:
     _log(f"generating {cfg.seeds} x {len(captions)} clips of {cfg.duration:g} s from held-out captions")
     audio, done, ginfo = generate_for_captions(model, captions, cfg)
     res["generation"] = ginfo
-    feats = [clip_features(w.reshape(-1) if w.ndim == 1 else w.mean(0), model.sample_rate, cfg.duration)
-             for w in audio]
+    feats = [_features(w, model.sample_rate, cfg.duration) for w in audio]
     truth = [category(c) for c in done]
     gen_rows = [e for _, e in feats]
     res["envelope"]["generated"] = summarize_by_category(gen_rows, truth)
@@ -260,3 +270,19 @@ def _probe_and_envelope(cfg: SfxEvalConfig, res: dict, held: list[Clip], model, 
                                        env_real, res["envelope"]["generated"])
     res["generated_clips"] = [{"caption_of": c.path, "description": c.description, "category": t,
                                "predicted": p, **e} for c, t, p, e in zip(done, truth, pred, gen_rows)]
+
+
+def _prompt_clips(cfg: SfxEvalConfig, res: dict, model, probe) -> None:
+    """The free-language prompts, `cfg.prompt_seeds` clips each, scored by the same probe."""
+    clips = load_sfx_prompts(cfg.prompts)
+    _log(f"generating {cfg.prompt_seeds} x {len(clips)} clips of {cfg.duration:g} s from {cfg.prompts}")
+    sub = replace(cfg, seeds=cfg.prompt_seeds, time_budget_s=None,
+                  save_audio_dir=str(Path(cfg.save_audio_dir) / "prompts") if cfg.save_audio_dir else None)
+    audio, done, ginfo = generate_for_captions(model, clips, sub)
+    pred = list(probe.predict(np.stack([_features(w, model.sample_rate, cfg.duration)[0] for w in audio])))
+    res["prompts"] = {"file": str(cfg.prompts), "seeds": cfg.prompt_seeds, "generation": ginfo,
+                      **prompt_summary(done, pred, set(probe.classes))}
+
+
+def _features(wav: np.ndarray, sample_rate: int, seconds: float):
+    return clip_features(wav.reshape(-1) if wav.ndim == 1 else wav.mean(0), sample_rate, seconds)
