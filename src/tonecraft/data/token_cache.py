@@ -18,7 +18,7 @@ import math
 import os
 import random
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -27,6 +27,7 @@ import torch
 
 from ..errors import AudioError, ConfigError
 from ..fileio import AtomicFile, atomic_write_json
+from .caption_variants import caption_variant
 from .dataset import TextAugment, sample_seed
 from .info import MusicInfo, augment_description, read_info
 from .manifest import AudioMeta, IndexFailure, ManifestError
@@ -249,13 +250,15 @@ class TokenDataset(torch.utils.data.Dataset):
 
     Items: (codes [K, T] int64 padded with `pad_token`, TokenInfo). shuffle=False: the first crop
     of item i (deterministic validation). `pad_with_silence`: a crop shorter than T continues with the cache's
-    codes of silence, counted as real frames (the LM learns where a short sound ends), not with masked padding."""
+    codes of silence, counted as real frames (the LM learns where a short sound ends), not with masked padding.
+    `caption_variant_p`: the share of training captions rewritten from the sidecar fields in other words
+    (`caption_variants`), so that the LM learns the sentence encoder's neighbourhood, not one template."""
 
     def __init__(self, cache: TokenCache | str | os.PathLike, segment_duration: float,
                  num_samples: int | None = None, shuffle: bool = True, shuffle_seed: int = 0,
                  min_segment_ratio: float = 0.5, sample_on_duration: bool = False, pad_token: int = 0,
                  text_augment: TextAugment | None = None, items: Sequence[int] | None = None,
-                 pad_with_silence: bool = False):
+                 pad_with_silence: bool = False, caption_variant_p: float = 0.0):
         self.cache = cache if isinstance(cache, TokenCache) else TokenCache(cache)
         if pad_with_silence and self.cache.silence_codes is None:
             raise ManifestError(f"{self.cache.path}: this token cache has no silence codes (rebuild it with "
@@ -272,6 +275,7 @@ class TokenDataset(torch.utils.data.Dataset):
         self.min_segment_ratio = min_segment_ratio
         self.pad_token = pad_token
         self.text_augment = text_augment or TextAugment()
+        self.caption_variant_p = caption_variant_p
         self.epoch = 0
         self.sample_probs = None
         if sample_on_duration:
@@ -325,6 +329,11 @@ class TokenDataset(torch.utils.data.Dataset):
         if aug.merge_text_p > 0:
             music = augment_description(music, random.Random(seed * 7919 + 17),
                                         aug.merge_text_p, aug.drop_desc_p, aug.drop_other_p)
+        if self.caption_variant_p > 0:
+            rng = random.Random(seed * 104729 + 31)
+            if rng.random() < self.caption_variant_p:
+                variant = caption_variant(entry.get("info") or {}, rng)
+                music = replace(music, description=variant) if variant else music
         info = TokenInfo(path=entry["path"], offset_frames=start, n_frames=n, total_frames=T,
                          frame_rate=self.cache.frame_rate, epoch=epoch, index=index,
                          description=music.description, attributes=music.text_attributes())

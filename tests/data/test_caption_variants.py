@@ -1,0 +1,82 @@
+"""Caption variants (tonecraft.data.caption_variants): other words for the same sidecar facts, never a tempo the
+clip does not have (the tempo conditioner and the beat grid read the bpm from the caption)."""
+import json
+import random
+
+import pytest
+
+from tonecraft.conditioning.tempo import parse_bpm
+from tonecraft.data.caption_variants import NICKNAMES, caption_variant, pace, tempo_phrase
+
+PIANO = {"description": "A calm four-part Bach chorale played on acoustic grand piano in A minor, 57 bpm, 4/4 time",
+         "instrument": "acoustic grand piano", "bpm": 57.0, "key": "a minor", "moods": ["calm", "serene"],
+         "keywords": ["four-part bach chorale", "classical", "acoustic grand piano", "slow", "4/4 time", "reverb"]}
+BAND = {"instrument": "bass, jazz guitar, drums", "bpm": 75.0, "key": "ab major", "moods": ["relaxed"],
+        "keywords": ["rock ballad", "rock", "bass", "jazz guitar", "drums"]}
+
+
+def _variants(info, n=300, seed=0):
+    rng = random.Random(seed)
+    return [caption_variant(info, rng) for _ in range(n)]
+
+
+def test_variants_differ_and_keep_the_facts():
+    out = _variants(PIANO)
+    assert len(set(out)) > 100
+    names = NICKNAMES["acoustic grand piano"]
+    for v in out:
+        assert any(n.lower() in v.lower() for n in names), v
+        assert parse_bpm(v) in (None, 57.0), v  # never another tempo
+        assert "minor" not in v or "A minor" in v
+    with_tempo = sum(parse_bpm(v) == 57.0 for v in out) / len(out)
+    assert 0.6 < with_tempo < 0.9  # a quarter or so say no tempo at all
+    assert any("slow" in v for v in out) and not any("fast" in v for v in out)  # speed words agree with 57 bpm
+
+
+def test_a_style_that_reads_as_a_tempo_word_gets_the_number():
+    air = {"instrument": "harp", "bpm": 95.0, "moods": [], "keywords": ["slow air", "folk", "harp"]}
+    for v in _variants(air, 200):
+        assert parse_bpm(v) == 95.0 if "slow" in v else parse_bpm(v) in (None, 95.0), v
+
+
+def test_a_band_keeps_its_instruments():
+    for v in _variants(BAND, 50):
+        assert "bass, jazz guitar, drums" in v.lower(), v
+
+
+def test_deterministic_and_no_instrument_means_no_variant():
+    assert _variants(PIANO, 20, seed=3) == _variants(PIANO, 20, seed=3)
+    assert caption_variant({"description": "x", "bpm": 90}, random.Random(0)) is None
+
+
+@pytest.mark.parametrize("bpm, word", [(50, "slow"), (66, "slow"), (80, "moderate"), (110, "upbeat"), (150, "fast")])
+def test_pace_edges(bpm, word):
+    assert pace(bpm) == word
+
+
+def test_tempo_phrase_is_empty_without_a_bpm():
+    assert tempo_phrase(None, random.Random(0)) == ""
+
+
+def test_the_token_dataset_rewrites_the_share_asked(tmp_path):
+    import torch
+
+    from tonecraft.data.token_cache import FORMAT, TokenDataset
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    codes = torch.zeros(2, 100, dtype=torch.int16).numpy()
+    codes.tofile(cache / "codes.bin")
+    index = {"format": FORMAT, "version": 1, "num_codebooks": 2, "cardinality": 16, "frame_rate": 50.0, "sample_rate": 32000,
+             "codec": "x", "total_frames": 100, "items": [{"path": "a.wav", "offset": 0, "frames": 100,
+                                                           "duration": 2.0, "info": PIANO}]}
+    (cache / "index.json").write_text(json.dumps(index))
+    plain = TokenDataset(cache, 1.0, num_samples=50)
+    always = TokenDataset(cache, 1.0, num_samples=50, caption_variant_p=1.0)
+    half = TokenDataset(cache, 1.0, num_samples=200, caption_variant_p=0.5)
+    assert {plain[i][1].description for i in range(50)} == {PIANO["description"]}
+    rewritten = [always[i][1].description for i in range(50)]
+    assert PIANO["description"] not in rewritten and len(set(rewritten)) > 20
+    assert rewritten == [always[i][1].description for i in range(50)]  # the same sample, the same caption
+    share = sum(half[i][1].description != PIANO["description"] for i in range(200)) / 200
+    assert 0.35 < share < 0.65
