@@ -198,11 +198,14 @@ def test_end_to_end_tiny_random(tmp_path):
     assert set(res["probe"]["train"]["family"]["train_counts"]) == {"winds", "plucked"}
     assert res["probe"]["generated"]["tempo"]["n"] == 2 and res["generation"]["n"] == 2
     assert res["codec"]["codec"]["n"] == 1 and res["tempo"]["generated"]["n"] == 2
+    slow = res["tempo"]["real_heldout"]["slow_captions"]  # the slow test on real clips: its ceiling
+    assert slow["n"] == 2 and slow["prompt_max_bpm"] == 70 and 0 <= slow["share_measured_slow"] <= 1
     words = res["tempo_words"]
     assert words["n_pairs"] == 2 and len(words["fast"]["estimated_bpm"]) == 2
     assert all(p.startswith(("A slow", "Slow")) for p in words["slow"]["prompts"])
     text = format_report(res)
     assert "Codec reconstruction" in text and "generated" in text and "Tempo words" in text
+    assert "the slow test's ceiling" in text
     out = write_json(tmp_path / "r.json", res)
     assert json.loads(out.read_text())["generation"]["n"] == 2
 

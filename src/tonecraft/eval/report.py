@@ -59,6 +59,13 @@ def format_report(res: dict) -> str:
                 lines.append(f"  {where:<19}{s['n']:>5}{_f(s['median_abs_error_bpm'], '{:.1f}'):>14}"
                              f"{_f(s['within_8pct']):>7}{_f(s['within_8pct_octave']):>8}"
                              f"{_f(s['within_8pct_metrical']):>10}{_f(s.get('spearman_r')):>10}")
+        slow = t.get("real_heldout", {}).get("slow_captions", {})
+        if slow.get("n"):
+            lines.append(f"  real held-out clips captioned <= {slow['prompt_max_bpm']:g} bpm (n {slow['n']}; the slow "
+                         f"test's ceiling): measured <= {slow['measured_max_bpm']:g} bpm "
+                         f"{_f(slow['share_measured_slow'])}, allowing an octave error "
+                         f"{_f(slow['share_measured_slow_octave'])}; median estimate "
+                         f"{_f(slow['median_estimated_bpm'], '{:.0f}')} bpm")
     w = res.get("tempo_words")
     if w:
         lines.append(f"Tempo words ({w['n_pairs']} captions as 'Slow ...' / 'Fast ...', same seed): fast clip faster "

@@ -351,7 +351,8 @@ def run(cfg: EvalConfig) -> dict:
     held = subset(heldout_all, cfg.n_heldout, cfg.seed)
     Xh, held_bpms = _features(held, cfg.duration, domain_codec)
     res["probe"]["real_heldout"] = score_probes(probes, Xh, held)
-    res["tempo"] = {"real_heldout": tempo_summary(held_bpms, [c.bpm for c in held])}
+    res["tempo"] = {"real_heldout": {**tempo_summary(held_bpms, [c.bpm for c in held]),  # + the slow test's ceiling
+                                     "slow_captions": para.slow_prompt_check([c.bpm for c in held], held_bpms)}}
     res["probe"]["seconds"] = time.perf_counter() - t0
 
     # 3. generated clips from held-out captions
