@@ -97,7 +97,7 @@ def spectrogram_sheet(audio_dir: Path, prompts: dict, out: str) -> None:
     for ax, f, r in zip(axes.flat, files, rows):
         wav, sr = load_audio(f, sample_rate=16_000, channels=1)
         ax.imshow(_log_mel(wav[0].numpy()), origin="lower", aspect="auto", cmap="magma")
-        ax.set_title(f"{r['prompt'][:34]}\n{r['category']} -> {r['heard'][0][0] if r['heard'] else '?'}", fontsize=8)
+        ax.set_title(f"{r['prompt'][:34]}\n{r['category']}: {r['hits']}/{r['n']} seeds recognised", fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     print(f"wrote {out}")

@@ -35,6 +35,7 @@ def test_every_part_on_a_tiny_model(setup):
     codec = res["codec"]
     assert codec["n_clips"] == 4 and codec["sample_rate"] == 16_000 and codec["codec"]["n_q"] == 2
     assert "opus_6kbps" in codec or "opus_skipped" in codec
+    assert list(codec["by_source"]) == ["procedural"] and codec["by_source"]["procedural"]["n"] == 4
     assert res["ce"]["n_clips"] == 4 and res["ce"]["ce_null"] > 0
     ceiling = res["probe"]["real"]["ceiling"]
     assert ceiling["n"] == 12 and set(ceiling["classes"]) == {"impact", "weather"}
@@ -54,7 +55,7 @@ def test_every_part_on_a_tiny_model(setup):
     for heading in ("Codec on held-out clips", "LM cross-entropy", "Category probe", "Per category",
                     "Length-appropriateness", "Speed"):
         assert heading in md, heading
-    assert "| impact |" in md and "generated from held-out captions" in md
+    assert "| impact |" in md and "generated from held-out captions" in md and "procedural clips only (4)" in md
 
 
 def test_codec_and_probe_ceiling_without_a_model(setup):

@@ -147,6 +147,10 @@ def format_sfx_markdown(res: dict) -> str:
                     else k.replace("_", " ")
                 out.append(f"| {name} | {_f(v.get('kbps'))} | {_f(v['sisnr']['mean'])} ({_f(v['sisnr']['median'])}) "
                            f"| {_f(v['mel']['mean'], '{:.3f}')} | {_f(v['msspec']['mean'], '{:.3f}')} |")
+        for kind, v in c.get("by_source", {}).items():
+            out.append(f"| ours, {kind} clips only ({v['n']}) | {_f(v.get('kbps'))} | {_f(v['sisnr']['mean'])} "
+                       f"({_f(v['sisnr']['median'])}) | {_f(v['mel']['mean'], '{:.3f}')} "
+                       f"| {_f(v['msspec']['mean'], '{:.3f}')} |")
         if "opus_skipped" in c:
             out.append(f"\nOpus skipped: {c['opus_skipped']}")
         out.append("")
