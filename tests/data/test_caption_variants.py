@@ -80,3 +80,39 @@ def test_the_token_dataset_rewrites_the_share_asked(tmp_path):
     assert rewritten == [always[i][1].description for i in range(50)]  # the same sample, the same caption
     share = sum(half[i][1].description != PIANO["description"] for i in range(200)) / 200
     assert 0.35 < share < 0.65
+
+
+LASER = {"description": "a short falling laser zap", "keywords": ["weapon"]}
+
+
+def test_sfx_variants_say_it_in_everyday_words():
+    from tonecraft.data.caption_variants import sfx_caption_variant
+
+    rng = random.Random(0)
+    out = [sfx_caption_variant(LASER, rng) for _ in range(300)]
+    assert any("laser shot" in v for v in out) and any("laser blast" in v for v in out)
+    assert any(v.endswith(", weapon sound") for v in out) and any(v.startswith("sound effect of ") for v in out)
+    assert any(v.startswith(("a quick ", "a brief ")) for v in out) and LASER["description"] in out
+    assert all("falling" in v for v in out)  # the sweep's direction is a fact: kept
+    assert not any(" a explosion" in v or v.startswith("a explosion") for v in
+                   [sfx_caption_variant({"description": "a deep rumbling explosion"}, rng) for _ in range(50)])
+    assert sfx_caption_variant({"description": ""}, rng) is None
+
+
+def test_the_token_dataset_takes_a_variant_style(tmp_path):
+    import torch
+
+    from tonecraft.data.token_cache import FORMAT, TokenDataset
+    from tonecraft.errors import ConfigError
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    torch.zeros(20, 2, dtype=torch.int16).numpy().tofile(cache / "codes.bin")
+    (cache / "index.json").write_text(json.dumps(
+        {"format": FORMAT, "version": 1, "num_codebooks": 2, "cardinality": 16, "frame_rate": 50.0,
+         "sample_rate": 16000, "codec": "x", "total_frames": 20,
+         "items": [{"path": "a.wav", "offset": 0, "frames": 20, "duration": 0.4, "info": LASER}]}))
+    ds = TokenDataset(cache, 0.2, num_samples=40, caption_variant_p=1.0, caption_variant_style="sfx")
+    assert len({ds[i][1].description for i in range(40)}) > 5
+    with pytest.raises(ConfigError, match="caption_variant_style"):
+        TokenDataset(cache, 0.2, caption_variant_style="poetry")

@@ -1,4 +1,4 @@
-"""Caption variants for LM training: the facts of a clip's sidecar said in other words (issue 18).
+"""Caption variants for LM training: the facts of a clip's sidecar said in other words (issues 18 and 15).
 
 The corpus writes every caption from three templates ("A calm Irish folk tune in D major played on fiddle,
 96 bpm"). An LM trained only on them learns the templates: a prompt phrased freely ("calm solo fiddle piece")
@@ -12,6 +12,8 @@ probability `p` a training caption is replaced by a variant written from the sam
 A tempo word never stands alone: the tempo conditioner reads the bpm from the caption
 (`conditioning.tempo.parse_bpm`, a number before any word) and the LM's beat grid follows it, so a word alone
 ("slow" = 66 bpm) would put the grid off the clip's real beat. Nothing is said that the sidecar does not say.
+Sound effects (`sfx_caption_variant`) swap the corpus's phrases for everyday ones ("laser zap" -> "laser shot").
+`CAPTION_VARIANTS` names both for the trainer's `data.caption_variant_style`.
 """
 from __future__ import annotations
 
@@ -139,3 +141,53 @@ def _subject(style: str, inst: str, mood: str, band: bool, rng: random.Random) -
 
 def _a(phrase: str) -> str:
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
+# -- sound effects -------------------------------------------------------------------------------------------------
+# The SFX corpus captions come from a rule table and the synthesiser's parameters ("a short falling laser zap");
+# users say "a laser shot". Each rule: a phrase of the corpus captions and everyday ways to say the same thing.
+SFX_SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("laser zap", ("laser zap", "laser shot", "laser blast", "zap", "blaster shot", "laser")),
+    ("sci-fi energy weapon shot", ("sci-fi energy weapon shot", "blaster shot", "laser gun shot")),
+    ("gunshot", ("gunshot", "gun shot", "gun firing", "shot from a gun")),
+    ("explosion", ("explosion", "blast", "boom", "detonation")),
+    ("footsteps", ("footsteps", "steps", "someone walking")),
+    ("coin pickup chime", ("coin pickup chime", "coin pickup", "coin collect sound", "coin sound")),
+    ("menu select blip", ("menu select blip", "menu click", "UI blip", "button sound")),
+    ("game jump sound", ("game jump sound", "jump sound", "8-bit jump")),
+    ("game hit sound", ("game hit sound", "hit sound", "retro hit")),
+    ("power-up sweep", ("power-up sweep", "power-up sound", "power-up")),
+    ("dying cry", ("dying cry", "death cry", "death scream")),
+    ("impact thud", ("impact thud", "thud", "heavy impact")),
+    ("alarm beeping", ("alarm beeping", "beeping alarm", "alarm")),
+    ("engine", ("engine", "motor")),
+    ("waves breaking on a shore", ("waves breaking on a shore", "waves on a beach", "surf", "waves crashing")),
+    ("rain falling", ("rain falling", "rain", "rainfall")),
+    ("wind", ("wind", "breeze")),
+)
+SFX_LEADS = ("a short ", "a quick ", "a brief ", "a ")
+SFX_PREFIXES = ("sound effect of ", "SFX: ", "game sound: ", "the sound of ")
+
+
+def sfx_caption_variant(info: dict, rng: random.Random) -> str | None:
+    """Another phrasing of a sound-effect caption (`info["description"]`): corpus phrases swapped for everyday
+    ones, "a short" said otherwise, sometimes a lead-in ("sound effect of ...") or the category at the end."""
+    text = (info.get("description") or "").strip()
+    if not text:
+        return None
+    for phrase, options in SFX_SYNONYMS:
+        if re.search(rf"\b{re.escape(phrase)}\b", text) and rng.random() < 0.7:
+            text = re.sub(rf"\b{re.escape(phrase)}\b", rng.choice(options), text, count=1)
+    if text.startswith("a short ") and rng.random() < 0.5:
+        text = rng.choice(SFX_LEADS) + text[len("a short "):]
+    text = re.sub(r"\ba ([aeiou])", r"an \1", text)
+    text = re.sub(r"\ban ([^aeiou\W])", r"a \1", text)
+    if rng.random() < 0.2:
+        text = rng.choice(SFX_PREFIXES) + text
+    keywords = info.get("keywords") or []
+    if keywords and rng.random() < 0.15:
+        text += f", {keywords[0]} sound"
+    return text
+
+
+CAPTION_VARIANTS = {"music": caption_variant, "sfx": sfx_caption_variant}

@@ -27,7 +27,7 @@ import torch
 
 from ..errors import AudioError, ConfigError
 from ..fileio import AtomicFile, atomic_write_json
-from .caption_variants import caption_variant
+from .caption_variants import CAPTION_VARIANTS
 from .dataset import TextAugment, sample_seed
 from .info import MusicInfo, augment_description, read_info
 from .manifest import AudioMeta, IndexFailure, ManifestError
@@ -252,13 +252,15 @@ class TokenDataset(torch.utils.data.Dataset):
     of item i (deterministic validation). `pad_with_silence`: a crop shorter than T continues with the cache's
     codes of silence, counted as real frames (the LM learns where a short sound ends), not with masked padding.
     `caption_variant_p`: the share of training captions rewritten from the sidecar fields in other words
-    (`caption_variants`), so that the LM learns the sentence encoder's neighbourhood, not one template."""
+    (`caption_variants`, `caption_variant_style` music or sfx), so that the LM learns the sentence encoder's
+    neighbourhood, not one template."""
 
     def __init__(self, cache: TokenCache | str | os.PathLike, segment_duration: float,
                  num_samples: int | None = None, shuffle: bool = True, shuffle_seed: int = 0,
                  min_segment_ratio: float = 0.5, sample_on_duration: bool = False, pad_token: int = 0,
                  text_augment: TextAugment | None = None, items: Sequence[int] | None = None,
-                 pad_with_silence: bool = False, caption_variant_p: float = 0.0):
+                 pad_with_silence: bool = False, caption_variant_p: float = 0.0,
+                 caption_variant_style: str = "music"):
         self.cache = cache if isinstance(cache, TokenCache) else TokenCache(cache)
         if pad_with_silence and self.cache.silence_codes is None:
             raise ManifestError(f"{self.cache.path}: this token cache has no silence codes (rebuild it with "
@@ -275,7 +277,11 @@ class TokenDataset(torch.utils.data.Dataset):
         self.min_segment_ratio = min_segment_ratio
         self.pad_token = pad_token
         self.text_augment = text_augment or TextAugment()
+        if caption_variant_style not in CAPTION_VARIANTS:
+            raise ConfigError(f"caption_variant_style {caption_variant_style!r}: choose from "
+                              f"{', '.join(CAPTION_VARIANTS)}")
         self.caption_variant_p = caption_variant_p
+        self.caption_variant = CAPTION_VARIANTS[caption_variant_style]
         self.epoch = 0
         self.sample_probs = None
         if sample_on_duration:
@@ -332,7 +338,7 @@ class TokenDataset(torch.utils.data.Dataset):
         if self.caption_variant_p > 0:
             rng = random.Random(seed * 104729 + 31)
             if rng.random() < self.caption_variant_p:
-                variant = caption_variant(entry.get("info") or {}, rng)
+                variant = self.caption_variant(entry.get("info") or {}, rng)
                 music = replace(music, description=variant) if variant else music
         info = TokenInfo(path=entry["path"], offset_frames=start, n_frames=n, total_frames=T,
                          frame_rate=self.cache.frame_rate, epoch=epoch, index=index,

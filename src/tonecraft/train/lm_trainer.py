@@ -59,6 +59,7 @@ class LMDataConfig:
     pad_with_special: bool = False  # audiocraft tokens.padding_with_special_token
     pad_with_silence: bool = False  # short items continue with the cache's codes of silence (sound effects)
     caption_variant_p: float = 0.0  # share of captions rewritten in other words (data.caption_variants)
+    caption_variant_style: str = "music"  # ... by the music or the sfx rules
 
 
 @dataclass
@@ -222,7 +223,8 @@ class LMTrainer(Trainer):
                                       shuffle_seed=d.shuffle_seed, min_segment_ratio=d.min_segment_ratio,
                                       sample_on_duration=d.sample_on_duration, pad_token=pad,
                                       text_augment=aug, items=train_items, pad_with_silence=d.pad_with_silence,
-                                      caption_variant_p=d.caption_variant_p)
+                                      caption_variant_p=d.caption_variant_p,
+                                      caption_variant_style=d.caption_variant_style)
         self.valid_set = None
         if d.valid_cache is not None:
             self.valid_set = TokenDataset(d.valid_cache, d.segment_duration, shuffle=False, pad_token=pad,
