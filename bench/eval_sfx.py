@@ -90,8 +90,8 @@ def spectrogram_sheet(audio_dir: Path, prompts: dict, out: str) -> None:
     files = sorted(audio_dir.glob("*.wav"))
     rows = prompts["prompts"]
     cols = 4
-    fig, axes = plt.subplots((len(files) + cols - 1) // cols, cols, figsize=(4 * cols, 2.2 * ((len(files) + 3) // cols)),
-                             squeeze=False)
+    n_rows = (len(files) + cols - 1) // cols
+    fig, axes = plt.subplots(n_rows, cols, figsize=(4 * cols, 2.2 * n_rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, f, r in zip(axes.flat, files, rows):

@@ -106,3 +106,12 @@ def test_free_language_prompts_and_their_spectrogram_sheet(setup, tmp_path):
     assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "r.md").read_text()
     assert "Free-language prompts" in md and "| a dog | animal | - |" in md
+
+
+def test_a_bad_prompt_file_fails_before_any_work(setup, tmp_path):
+    corpus, _, _ = setup
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"prompt": "a laser shot"}\n')
+    # the model does not exist either: the prompt file is read first, before the model is loaded
+    with pytest.raises(ConfigError, match=f"{bad}:1: 'category'"):
+        run_sfx(SfxEvalConfig(corpus=str(corpus), model=str(tmp_path / "no-model"), parts=["probe"], prompts=str(bad)))

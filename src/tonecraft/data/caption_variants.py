@@ -136,7 +136,7 @@ def _subject(style: str, inst: str, mood: str, band: bool, rng: random.Random) -
         f"{_a(m + piece)} played on {inst}",
         f"{inst} playing {_a(m + style)}",
         f"{m}{style} for {inst}",
-    )).replace("  ", " ")
+    ))
 
 
 def _a(phrase: str) -> str:

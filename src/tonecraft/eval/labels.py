@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.manifest import read_manifest, sidecar_path
+from ..errors import ConfigError
 
 FAMILIES = ("keyboard", "mallet", "plucked", "strings", "winds", "reed", "synth", "voice", "band")
 _MERGE = {"keyboard": "keyboard", "organ": "keyboard", "mallet": "mallet", "plucked": "plucked",
@@ -120,3 +121,30 @@ def subset(clips: list[Clip], n: int | None, seed: int = 0) -> list[Clip]:
         return list(clips)
     keep = sorted(random.Random(seed).sample(range(len(clips)), n))
     return [clips[i] for i in keep]
+
+
+def read_prompt_rows(path: str | os.PathLike, kind: str, fields: str) -> list[tuple[dict, str]]:
+    """The rows of a hand-written prompt file (one JSON object per line with a non-empty "prompt"), each with
+    its "file:line" for error messages; a `ConfigError` naming the file and line for anything malformed, so a
+    long evaluation never starts on a bad file. `kind` and `fields` only word the messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{kind} file {path} not found (one JSON object per line: {fields})")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{where}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise ConfigError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        prompt = row.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ConfigError(f"{where}: 'prompt' must be a non-empty string")
+        rows.append((row, where))
+    if not rows:
+        raise ConfigError(f"{kind} file {path} holds no prompts")
+    return rows

@@ -19,16 +19,14 @@ functions here summarise what the issue asks:
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
 from .features import RHYTHM
-from .labels import FAMILIES, Clip, instrument_family, tempo_bucket
+from .labels import FAMILIES, Clip, instrument_family, read_prompt_rows, tempo_bucket
 
 SLOW_PROMPT_MAX = 70.0      # prompts asking at most this bpm are "slow prompts"
 SLOW_MEASURED_MAX = 90.0    # ... and should be measured at most this (the slow/medium bucket edge)
@@ -42,29 +40,12 @@ ONSET_LOG_RATE = RHYTHM.start + 3
 def load_paraphrases(path: str | os.PathLike) -> list[Clip]:
     """The prompts of a paraphrase file as `Clip`s (description = prompt, no audio); a `ConfigError` that names
     the file and line for anything malformed, so a long evaluation never starts on a bad file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"paraphrase file {path} not found (one JSON object per line: prompt, family, bpm, "
-                          "percussive)")
-    clips = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            clips.append(_parse_line(line, f"{path}:{n}", len(clips)))
-    if not clips:
-        raise ConfigError(f"paraphrase file {path} holds no prompts")
-    return clips
+    rows = read_prompt_rows(path, "paraphrase", "prompt, family, bpm, percussive")
+    return [_parse_row(row, where, i) for i, (row, where) in enumerate(rows)]
 
 
-def _parse_line(line: str, where: str, index: int) -> Clip:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{where}: not valid JSON ({e.msg})") from None
-    if not isinstance(row, dict):
-        raise ConfigError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    prompt = row.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ConfigError(f"{where}: 'prompt' must be a non-empty string")
+def _parse_row(row: dict, where: str, index: int) -> Clip:
+    prompt = row["prompt"]
     family = row.get("family")
     if family not in FAMILIES:
         raise ConfigError(f"{where}: unknown family {family!r} (one of {', '.join(FAMILIES)})")

@@ -187,6 +187,7 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
     if not held:
         raise ConfigError(f"{cfg.corpus}: no {cfg.heldout_split} clips with a caption and a category")
     res["corpus"] = {"path": str(cfg.corpus), "heldout_split": cfg.heldout_split, "heldout_clips": len(held)}
+    prompts = load_sfx_prompts(cfg.prompts) if cfg.prompts else None  # a bad file fails before any work
     model = None
     lm_parts = {"ce", "probe", "envelope", "speed"} & set(cfg.parts)
     if cfg.model and lm_parts:
@@ -224,7 +225,7 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
         res["ce"]["seconds"] = time.perf_counter() - t0
 
     if {"probe", "envelope"} & set(cfg.parts):
-        _probe_and_envelope(cfg, res, held, model, codec)
+        _probe_and_envelope(cfg, res, held, prompts, model, codec)
 
     if "speed" in cfg.parts and model is not None:
         res["speed"] = []
@@ -235,7 +236,8 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
     return res
 
 
-def _probe_and_envelope(cfg: SfxEvalConfig, res: dict, held: list[Clip], model, codec) -> None:
+def _probe_and_envelope(cfg: SfxEvalConfig, res: dict, held: list[Clip], prompts: list[Clip] | None, model,
+                        codec) -> None:
     real = stratified(load_sfx_clips(cfg.corpus, cfg.probe_splits), cfg.probe_clips, cfg.seed)
     domain = "real clips through the codec" if codec is not None else "raw real clips"
     _log(f"probe: features of {len(real)} real clips ({cfg.probe_splits}, {domain}, {cfg.duration:g} s window)")
@@ -254,8 +256,8 @@ def _probe_and_envelope(cfg: SfxEvalConfig, res: dict, held: list[Clip], model, 
     captions = stratified([c for c in held if category(c) in known], cfg.max_clips, cfg.seed + 1)
     if captions:
         _caption_clips(cfg, res, captions, model, probe, env_real)
-    if cfg.prompts and probe is not None:
-        _prompt_clips(cfg, res, model, probe)
+    if prompts and probe is not None:
+        _prompt_clips(cfg, res, prompts, model, probe)
 
 
 def _caption_clips(cfg: SfxEvalConfig, res: dict, captions: list[Clip], model, probe, env_real: dict) -> None:
@@ -277,9 +279,8 @@ def _caption_clips(cfg: SfxEvalConfig, res: dict, captions: list[Clip], model, p
                                "predicted": p, **e} for c, t, p, e in zip(done, truth, pred, gen_rows)]
 
 
-def _prompt_clips(cfg: SfxEvalConfig, res: dict, model, probe) -> None:
+def _prompt_clips(cfg: SfxEvalConfig, res: dict, clips: list[Clip], model, probe) -> None:
     """The free-language prompts, `cfg.prompt_seeds` clips each, scored by the same probe."""
-    clips = load_sfx_prompts(cfg.prompts)
     _log(f"generating {cfg.prompt_seeds} x {len(clips)} clips of {cfg.duration:g} s from {cfg.prompts}")
     sub = replace(cfg, seeds=cfg.prompt_seeds, time_budget_s=None,
                   save_audio_dir=str(Path(cfg.save_audio_dir) / "prompts") if cfg.save_audio_dir else None)

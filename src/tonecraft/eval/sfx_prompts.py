@@ -10,40 +10,22 @@ listed, but not scored.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
-from pathlib import Path
 
 from ..errors import ConfigError
-from .labels import Clip
+from .labels import Clip, read_prompt_rows
 
 
 def load_sfx_prompts(path: str | os.PathLike) -> list[Clip]:
     """The prompts of a file as `Clip`s (description = prompt, `info["category"]`, no audio); a `ConfigError`
     naming the file and line for anything malformed, before a long evaluation starts."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"prompt file {path} not found (one JSON object per line: prompt, category)")
-    clips = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            clips.append(_parse_line(line, f"{path}:{n}", len(clips)))
-    if not clips:
-        raise ConfigError(f"prompt file {path} holds no prompts")
-    return clips
+    rows = read_prompt_rows(path, "prompt", "prompt, category")
+    return [_parse_row(row, where, i) for i, (row, where) in enumerate(rows)]
 
 
-def _parse_line(line: str, where: str, index: int) -> Clip:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{where}: not valid JSON ({e.msg})") from None
-    if not isinstance(row, dict):
-        raise ConfigError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    prompt, cat = row.get("prompt"), row.get("category")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ConfigError(f"{where}: 'prompt' must be a non-empty string")
+def _parse_row(row: dict, where: str, index: int) -> Clip:
+    prompt, cat = row["prompt"], row.get("category")
     if not isinstance(cat, str) or not cat.strip():
         raise ConfigError(f"{where}: 'category' must be a non-empty string (a corpus category such as 'weapon')")
     name = f"prompt_{index:03d}"
