@@ -3,8 +3,10 @@
 For each loop the seam (last sample -> first) is compared with every interior bar line (`seam_report`):
 spectral flux (log-spectrum distance of the 32 ms either side) and waveform jump (the step across the
 boundary over the local median step). A seam is "within" when both are no larger than at the worst interior
-bar line. The naive baseline is the plain cut [bar line, + N bars) of the same take with its first sampled
-ending (no ending choice, no wrapped rendering, no crossfade). Also checked: exact length, tempo of the loop
+bar line. `within_beats_lm_choice`: the same for the ending the LM ranks best, before the seam check
+(LoopSettings.seam_check) may swap it for another candidate: the check uses this seam score, so compare the
+two to see what it adds. The naive baseline is the plain cut [bar line, + N bars) of the same take with its
+first sampled ending (no ending choice, no wrapped rendering, no crossfade). Also checked: exact length, tempo of the loop
 (our estimator on the loop played 3 times) within 2 % of the asked bpm (and allowing x2 / x0.5).
 
     HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 python bench/loop_seams.py --loops 40 --bars 4 --json loops.json
@@ -49,8 +51,9 @@ def summarize(rows: list[dict], head: dict) -> dict:
 
     octave = (1.0, 2.0, 0.5)
     return {
-        **{k: head[k] for k in ("loops", "bars", "model", "candidates") if k in head},
+        **{k: head[k] for k in ("loops", "bars", "model", "candidates", "seam_check") if k in head},
         "within_beats_ours": share(lambda r: r["ours_within"]), "within_beats_naive": share(lambda r: r["naive_within"]),
+        "within_beats_lm_choice": share(lambda r: r.get("lm_within", r["ours_within"])),
         "within_bars_ours": share(lambda r: r["ours_within_bars"]),
         "within_bars_naive": share(lambda r: r["naive_within_bars"]),
         "median_score_ours": round(statistics.median(r["ours"] for r in rows), 3),
@@ -66,6 +69,17 @@ def summarize(rows: list[dict], head: dict) -> dict:
         "ending_choice_gain_logprob": round(statistics.mean(r["seam_logprob"] - r["first_logprob"] for r in rows), 4),
         "seconds_per_loop": head.get("seconds_per_loop"),
     }
+
+
+def lm_choice(info: dict) -> dict:
+    """The seam score of the ending the LM alone would have kept (its best log-prob), from the same run: what
+    the seam check adds, with the same candidates."""
+    seams = info.get("ending_seam_scores")
+    if not seams:
+        return {}
+    lm = info["ending_lm_scores"]
+    score = seams[lm.index(max(lm))]
+    return {"lm_choice": score, "lm_within": score <= 1.0, "ending": info["ending"]}
 
 
 def librosa_tempo(wav, sample_rate):
@@ -84,6 +98,8 @@ def main(argv=None) -> int:
     ap.add_argument("--loops", type=int, default=40)
     ap.add_argument("--bars", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=LoopSettings.candidates)
+    ap.add_argument("--no-seam-check", action="store_true",
+                    help="keep the LM's best ending without rendering the candidates (LoopSettings.seam_check)")
     ap.add_argument("--json", default=None, help="write the per-loop rows here")
     ap.add_argument("--summarize", default=None, metavar="JSON", help="only print the summary of a saved run")
     args = ap.parse_args(argv)
@@ -99,7 +115,8 @@ def main(argv=None) -> int:
         prompt, bpm = PROMPTS[i % len(PROMPTS)]
         t = time.time()
         loop = generate_loop(model, prompt, args.bars, bpm=bpm, seed=i,
-                             settings=LoopSettings(candidates=args.candidates, keep_take=True))
+                             settings=LoopSettings(candidates=args.candidates, keep_take=True,
+                                                   seam_check=not args.no_seam_check))
         grid = BarGrid.parse(bpm)
         ours = seam_report(loop.audio, loop.sample_rate, args.bars, grid.beats_per_bar)
         naive = seam_report(loop.take, loop.sample_rate, args.bars, grid.beats_per_bar)
@@ -115,11 +132,12 @@ def main(argv=None) -> int:
                "naive_within": naive["within_beats"], "ours_within_bars": ours["within_bars"],
                "naive_within_bars": naive["within_bars"], "ours_jump": ours["seam_jump"], "naive_jump": naive["seam_jump"],
                "seam_logprob": loop.seam_logprob, "first_logprob": loop.first_logprob,
+               **lm_choice(loop.info),
                "seconds": round(time.time() - t, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = summarize(rows, {"loops": len(rows), "bars": args.bars, "model": args.model,
-                               "candidates": args.candidates,
+                               "candidates": args.candidates, "seam_check": not args.no_seam_check,
                                "seconds_per_loop": round((time.time() - t0) / len(rows), 1)})
     print(json.dumps(summary, indent=1))
     if args.json:

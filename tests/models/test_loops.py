@@ -45,8 +45,24 @@ def test_exact_length_to_the_sample(model, bars, bpm, meter):
 
 
 def test_the_chosen_ending_is_the_one_the_lm_scores_best(model):
-    loop = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3, settings=loops.LoopSettings(candidates=6))
+    settings = loops.LoopSettings(candidates=6, seam_check=False)
+    loop = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3, settings=settings)
     assert loop.seam_logprob >= loop.first_logprob and math.isfinite(loop.seam_logprob)
+    lm = loop.info["ending_lm_scores"]
+    assert len(lm) == 6 and loop.info["ending"] == lm.index(max(lm)) and "ending_seam_scores" not in loop.info
+
+
+def test_the_seam_check_keeps_the_lms_best_ending_whose_seam_is_like_a_beat_line(model):
+    """With the seam check every candidate is rendered: the kept one is the best-ranked by the LM among those
+    whose seam score is <= 1, else the smoothest; its seam score is the finished loop's own."""
+    loop = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3, settings=loops.LoopSettings(candidates=6))
+    lm, seams, best = loop.info["ending_lm_scores"], loop.info["ending_seam_scores"], loop.info["ending"]
+    within = [i for i in sorted(range(6), key=lambda i: -lm[i]) if seams[i] <= 1.0]
+    assert best == (within[0] if within else seams.index(min(seams)))
+    assert la.seam_report(loop.audio, SR, 2)["score"] == pytest.approx(seams[best], abs=1e-3)
+    unchecked = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3,
+                                    settings=loops.LoopSettings(candidates=6, seam_check=False))
+    assert unchecked.info["ending_lm_scores"] == lm  # same candidates: only the choice differs
 
 
 def test_wrap_logprob_is_aligned_with_the_pattern(grid_model):
@@ -73,7 +89,7 @@ def test_render_decodes_the_ending_leading_into_the_start(plain_model):
     tokens = torch.randint(0, model.lm.cfg.card, (1, 4, 160))
     start_f, end_f = 30, 130  # 100 frames = 2 s = 3200 samples at 1600 Hz
     settings = loops.LoopSettings(fade_seconds=0.05)
-    out = loops.render_loop(model, tokens[..., :120], tokens[..., 120:130], start_f, end_f, 3200, settings)
+    out = loops.render_loop(model, tokens[..., :120], tokens[..., 120:130], start_f, end_f, 3200, settings)[0]
     wrap = int(settings.wrap_seconds * 50)
     full = torch.cat([tokens[..., :130], tokens[..., start_f:start_f + wrap]], dim=-1)
     decoded = model.generate_audio(full)[0]

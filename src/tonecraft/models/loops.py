@@ -11,7 +11,9 @@ How (docs/LOOPS.md says why):
 2. Ending seen by the model (token wrap-around): the last bar is sampled `candidates` times (one batch)
    after the take; each candidate is followed by the loop's own first tokens (continuation from the loop
    start: s_f.. after e_f) and the LM scores those start tokens. The ending under which the LM finds the
-   loop start most likely wins: the end now leads into the start in the model's own judgement.
+   loop start most likely wins: the end now leads into the start in the model's own judgement. Checked by
+   ear (`seam_check`): every candidate is rendered as in step 3 and the LM's best whose seam measures like
+   an interior beat line is kept (else the smoothest seam), since good tokens can still decode to a click.
 3. Decode the winning sequence followed by the loop's start tokens, so the codec renders the ending leading
    into the start. The loop's first `fade` samples blend from that rendering of the start (after the end)
    into the original one (after the preroll): same tokens, nearly the same audio, so the blend is
@@ -44,7 +46,7 @@ from .frames import GenerationCancelled
 from .long_form import generate_frames
 from .loop_assembly import LoopAssembler, assemble_loop
 from .loop_audio import (BarGrid, beat_phase, check_bars, crossfade, estimate_key, estimate_tempo, mono,
-                         nearest_zero_crossing)
+                         nearest_zero_crossing, seam_report)
 from .prompts import text_conditions
 from .streaming import StreamDecoder
 
@@ -61,6 +63,7 @@ class LoopSettings:
     wrap_seconds: float = 0.5  # start tokens placed after the end, scored and decoded
     keep_take: bool = False  # also keep the plain N-bar cut of the take (first ending, no seam work): Loop.take
     blend: str = "head"  # head: blend the start's rendering after the end into the start; tail: end -> lead-in
+    seam_check: bool = True  # render every candidate and keep the LM's best whose seam is like a beat line
 
     def validate(self) -> "LoopSettings":
         if not isinstance(self.candidates, int) or not 1 <= self.candidates <= 32:
@@ -72,6 +75,8 @@ class LoopSettings:
             raise ConfigError(f"fade_seconds must be in [0, 0.5], got {self.fade_seconds!r}")
         if self.blend not in ("head", "tail"):
             raise ConfigError(f"blend must be 'head' or 'tail', got {self.blend!r}")
+        if not isinstance(self.seam_check, bool):
+            raise ConfigError(f"seam_check must be true or false, got {self.seam_check!r}")
         if not 0.05 <= self.wrap_seconds <= 2.0:
             raise ConfigError(f"wrap_seconds must be in [0.05, 2], got {self.wrap_seconds!r}")
         return self
@@ -211,10 +216,41 @@ def choose_ending(model, head: torch.Tensor, start_tokens: torch.Tensor, ending:
 
 def render_loop(model, head, ending, start_f: int, end_f: int, length: int, settings: LoopSettings) -> torch.Tensor:
     """Decode head + ending + the wrapped start tokens (so the codec renders the ending leading into the
-    start) and assemble the loop (`loop_assembly.assemble_loop`: the blend, exact length, zero-crossing start)."""
-    full = torch.cat([head, ending, head[..., start_f:start_f + _wrap_frames(model, settings)]], dim=-1)
-    return assemble_loop(model.generate_audio(full)[0].cpu(), start_f * model.hop_length, end_f * model.hop_length,
-                         length, _fade(model, settings), _radius(model), settings.blend)
+    start) and assemble the loop (`loop_assembly.assemble_loop`: the blend, exact length, zero-crossing start).
+    head [1, K, T], ending [n, K, e] -> loops [n, C, length] (n candidates decoded as one batch)."""
+    n = ending.shape[0]
+    wrap = head[..., start_f:start_f + _wrap_frames(model, settings)]
+    full = torch.cat([head.expand(n, -1, -1), ending, wrap.expand(n, -1, -1)], dim=-1)
+    decoded = model.generate_audio(full).cpu()
+    return torch.stack([assemble_loop(decoded[i], start_f * model.hop_length, end_f * model.hop_length, length,
+                                      _fade(model, settings), _radius(model), settings.blend) for i in range(n)])
+
+
+@dataclass
+class EndingChoice:
+    """Which sampled ending a loop keeps, and why (`pick_ending`)."""
+
+    index: int
+    lm_scores: list[float]  # the LM's log-prob of the loop start after each ending (higher leads in better)
+    seam_scores: list[float] | None  # each rendered loop's seam score (<= 1: like an interior beat line)
+    audio: torch.Tensor | None  # the chosen loop [C, length] when it was rendered to check its seam
+
+
+def pick_ending(model, head, endings, lm_scores: torch.Tensor, start_f: int, end_f: int, length: int,
+                settings: LoopSettings, bars: int, beats_per_bar: int) -> EndingChoice:
+    """The LM's order, checked by ear: the LM ranks the endings by how well they lead into the loop start, but
+    its tokens can still decode to a click or a jump at the seam. With `seam_check`, every candidate is
+    rendered and the best-ranked one whose seam measures like an interior beat line (`seam_report`) wins;
+    if none does, the one with the smallest seam score."""
+    scores = [float(v) for v in lm_scores]
+    ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+    if not settings.seam_check or len(scores) == 1:
+        return EndingChoice(ranked[0], scores, None, None)
+    loops = render_loop(model, head, endings, start_f, end_f, length, settings)
+    seams = [seam_report(loop, model.sample_rate, bars, beats_per_bar)["score"] for loop in loops]
+    within = [i for i in ranked if seams[i] <= 1.0]
+    best = within[0] if within else min(ranked, key=lambda i: seams[i])
+    return EndingChoice(best, scores, seams, loops[best])
 
 
 def _wrap_frames(model, settings: LoopSettings) -> int:
@@ -254,18 +290,28 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
     if start_tokens.shape[-1] < wrap:  # the loop is shorter than the wrap: score what there is
         wrap = start_tokens.shape[-1]
     endings, scores = choose_ending(model, head, start_tokens, ending, cond, null, settings.candidates, generator)
-    best = int(torch.argmax(scores))
-    audio = render_loop(model, head, endings[best:best + 1], start_f, end_f, grid.samples(bars, model.sample_rate),
-                    settings)
+    length = grid.samples(bars, model.sample_rate)
+    choice = pick_ending(model, head, endings, scores, start_f, end_f, length, settings, bars, grid.beats_per_bar)
+    best = choice.index
+    audio = choice.audio
+    if audio is None:
+        audio = render_loop(model, head, endings[best:best + 1], start_f, end_f, length, settings)[0]
     loop_tokens = torch.cat([head, endings[best:best + 1]], dim=-1)[0, :, start_f:end_f]
     take = None
     if settings.keep_take:
         plain = model.generate_audio(torch.cat([head, endings[:1]], dim=-1))[0].cpu()
         a = start_f * model.hop_length
-        length = grid.samples(bars, model.sample_rate)
         a = min(a, end_f * model.hop_length - length)  # the take ends at end_f: cut from there when shorter
         take = plain[:, a:a + length]
-    return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take
+    return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take, _choice_info(choice)
+
+
+def _choice_info(choice: EndingChoice) -> dict:
+    """The ending choice for the sidecar: the LM's scores and, when checked, each candidate's seam score."""
+    info = {"ending": choice.index, "ending_lm_scores": list(choice.lm_scores)}
+    if choice.seam_scores is not None:
+        info["ending_seam_scores"] = list(choice.seam_scores)
+    return info
 
 
 def _conditions_for(model, description: str | None):
@@ -368,11 +414,11 @@ def generate_loops(model, description: str | None, bars: int, bpm: float | None 
     grid, prompt, start_f = plan.grid, plan.prompt, plan.start_f
     loops = []
     for i in range(variations):
-        audio, tokens, score, first, take = _loop_from_tokens(model, prompt, start_f, grid, bars, plan.cond,
-                                                              plan.null, plan.settings, plan.generator,
-                                                              plan.conditions, progress)
+        audio, tokens, score, first, take, choice = _loop_from_tokens(model, prompt, start_f, grid, bars, plan.cond,
+                                                                      plan.null, plan.settings, plan.generator,
+                                                                      plan.conditions, progress)
         loops.append(Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, tokens, score, first, plan.source,
-                          plan.text, estimate_key(audio, model.sample_rate), {"variation": i}, take))
+                          plan.text, estimate_key(audio, model.sample_rate), {"variation": i, **choice}, take))
         # the next one continues from this loop's last whole bars (which end on a bar line)
         bar_f = _bar_frames(grid, model.frame_rate)
         keep_bars = max(1, min(bars, int(_window_frames(model) // 2 // bar_f)))
@@ -408,7 +454,7 @@ def _stream(model, plan: _Plan, bars: int, chunk: int, cancelled) -> Iterator[to
     grid, start_f = plan.grid, plan.start_f
     loop_f, ending = _loop_frames(model, grid, bars)
     end_f, wrap = start_f + loop_f, _wrap_frames(model, plan.settings)
-    hop = model.hop_length
+    hop, length = model.hop_length, grid.samples(bars, model.sample_rate)
     results: queue.Queue = queue.Queue()
     stop = threading.Event()
 
@@ -424,7 +470,8 @@ def _stream(model, plan: _Plan, bars: int, chunk: int, cancelled) -> Iterator[to
                 start_tokens = head[..., start_f:start_f + wrap]
                 endings, scores = choose_ending(model, head, start_tokens, ending, plan.cond, plan.null,
                                                 plan.settings.candidates, plan.generator, should_stop)
-                best = int(torch.argmax(scores))
+                best = pick_ending(model, head, endings, scores, start_f, end_f, length, plan.settings, bars,
+                                   grid.beats_per_bar).index
                 results.put(("frames", endings[best:best + 1]))
                 results.put(("frames", start_tokens))
             results.put(("done", None))
@@ -434,7 +481,7 @@ def _stream(model, plan: _Plan, bars: int, chunk: int, cancelled) -> Iterator[to
             results.put(("error", exc))
 
     decoder = StreamDecoder(model)
-    assembler = LoopAssembler(start_f * hop, end_f * hop, grid.samples(bars, model.sample_rate),
+    assembler = LoopAssembler(start_f * hop, end_f * hop, length,
                               _fade(model, plan.settings), _radius(model), model.audio_channels)
     worker = threading.Thread(target=work, name=f"tonecraft-{model.name}-loop", daemon=True)
     worker.start()
@@ -515,8 +562,8 @@ def loop_from_audio(wav: torch.Tensor, sample_rate: int, bars: int | None = None
     if start_f * model.hop_length < max(_fade(model, settings), 32):
         raise ConfigError("with --model the loop needs some audio before its first downbeat (a lead-in); "
                           "use a clip that starts earlier, or no model")
-    audio, loop_tokens, score, first, take = _loop_from_tokens(model, tokens, start_f, grid, bars, cond, null,
-                                                               settings, generator, conditions, False)
+    audio, loop_tokens, score, first, take, choice = _loop_from_tokens(model, tokens, start_f, grid, bars, cond,
+                                                                       null, settings, generator, conditions, False)
     return Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, loop_tokens, score, first, source, text,
                 estimate_key(audio, model.sample_rate), {"source_start": int(round(phase + k * bar)),
-                                                         "method": "model seam"}, take)
+                                                         "method": "model seam", **choice}, take)
