@@ -5,9 +5,11 @@ spectral flux (log-spectrum distance of the 32 ms either side) and waveform jump
 boundary over the local median step). A seam is "within" when both are no larger than at the worst interior
 bar line. `within_beats_lm_choice`: the same for the ending the LM ranks best, before the seam check
 (LoopSettings.seam_check) may swap it for another candidate: the check uses this seam score, so compare the
-two to see what it adds. The naive baseline is the plain cut [bar line, + N bars) of the same take with its
-first sampled ending (no ending choice, no wrapped rendering, no crossfade). Also checked: exact length, tempo of the loop
-(our estimator on the loop played 3 times) within 2 % of the asked bpm (and allowing x2 / x0.5).
+two to see what it adds; `second_opinion_*` is a seam measure the check does not use (band-energy jump over
+80 ms and click energy, `second_opinion`). The naive baseline is the plain cut [bar line, + N bars) of the
+same take with its first sampled ending (no ending choice, no wrapped rendering, no crossfade). Also checked:
+exact length, tempo of the loop (our estimator on the loop played 3 times) within 2 % of the asked bpm (and
+allowing x2 / x0.5).
 
     HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 python bench/loop_seams.py --loops 40 --bars 4 --json loops.json
 """
@@ -19,6 +21,7 @@ import statistics
 import sys
 import time
 
+import numpy as np
 import torch
 
 from tonecraft.models import load_model
@@ -51,10 +54,12 @@ def summarize(rows: list[dict], head: dict) -> dict:
 
     octave = (1.0, 2.0, 0.5)
     return {
-        **{k: head[k] for k in ("loops", "bars", "model", "candidates", "seam_check") if k in head},
+        **{k: head[k] for k in ("loops", "bars", "model", "candidates", "seam_check", "takes") if k in head},
         "within_beats_ours": share(lambda r: r["ours_within"]), "within_beats_naive": share(lambda r: r["naive_within"]),
         "within_beats_lm_choice": share(lambda r: r.get("lm_within", r["ours_within"])),
         "within_bars_ours": share(lambda r: r["ours_within_bars"]),
+        "second_opinion_within_ours": share(lambda r: r.get("ours_within2")),
+        "second_opinion_within_naive": share(lambda r: r.get("naive_within2")),
         "within_bars_naive": share(lambda r: r["naive_within_bars"]),
         "median_score_ours": round(statistics.median(r["ours"] for r in rows), 3),
         "median_score_naive": round(statistics.median(r["naive"] for r in rows), 3),
@@ -69,6 +74,39 @@ def summarize(rows: list[dict], head: dict) -> dict:
         "ending_choice_gain_logprob": round(statistics.mean(r["seam_logprob"] - r["first_logprob"] for r in rows), 4),
         "seconds_per_loop": head.get("seconds_per_loop"),
     }
+
+
+def band_energies(x: np.ndarray, sample_rate: int, n_bands: int = 40) -> np.ndarray:
+    """Log energies (dB) of `n_bands` log-spaced bands (50 Hz .. Nyquist) of a Hann-windowed stretch."""
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / sample_rate)
+    edges = np.geomspace(50.0, sample_rate / 2, n_bands + 1)
+    idx = np.clip(np.searchsorted(freqs, edges), 1, spec.size)
+    bands = np.array([spec[a:max(b, a + 1)].sum() for a, b in zip(idx[:-1], idx[1:])])
+    return 10 * np.log10(bands + 1e-10)
+
+
+def second_opinion(loop, sample_rate: int, bars: int, beats_per_bar: int) -> dict:
+    """A seam measure the seam check does not use: the band-energy jump (mean |dB| difference of 40 log bands
+    over the 80 ms either side) and the click energy (first-difference energy in the 1.5 ms straddling the
+    boundary over its median in 1.5 ms windows of the 40 ms around), seam vs every interior beat line."""
+    x = loop.mean(0).double().numpy() if hasattr(loop, "mean") else np.asarray(loop)
+    lines = bars * beats_per_bar
+    win, tick, ctx = int(0.080 * sample_rate), max(4, int(0.0015 * sample_rate)), int(0.020 * sample_rate)
+
+    def measure(pos):
+        r = np.roll(x, -(pos - win))  # the boundary at index `win`, contiguous across the wrap
+        band = float(np.mean(np.abs(band_energies(r[win:2 * win], sample_rate)
+                                    - band_energies(r[:win], sample_rate))))
+        d = np.diff(r[win - ctx:win + ctx]) ** 2
+        windows = [d[i:i + tick].sum() for i in range(0, d.size - tick + 1, tick // 2)]
+        at = d[ctx - tick // 2:ctx + tick // 2].sum()
+        return band, float(at / (np.median(windows) + 1e-12))
+
+    seam = measure(0)
+    inner = [measure(int(round(i * x.size / lines))) for i in range(1, lines)]
+    ratio = max(seam[0] / max(m[0] for m in inner), seam[1] / max(m[1] for m in inner))
+    return {"score2": ratio, "within2": bool(ratio <= 1.0), "band_jump": seam[0], "click": seam[1]}
 
 
 def lm_choice(info: dict) -> dict:
@@ -98,6 +136,8 @@ def main(argv=None) -> int:
     ap.add_argument("--loops", type=int, default=40)
     ap.add_argument("--bars", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=LoopSettings.candidates)
+    ap.add_argument("--takes", type=int, default=LoopSettings.takes,
+                    help="takes sampled per loop; the one nearest the asked tempo is kept (LoopSettings.takes)")
     ap.add_argument("--no-seam-check", action="store_true",
                     help="keep the LM's best ending without rendering the candidates (LoopSettings.seam_check)")
     ap.add_argument("--json", default=None, help="write the per-loop rows here")
@@ -116,10 +156,12 @@ def main(argv=None) -> int:
         t = time.time()
         loop = generate_loop(model, prompt, args.bars, bpm=bpm, seed=i,
                              settings=LoopSettings(candidates=args.candidates, keep_take=True,
-                                                   seam_check=not args.no_seam_check))
+                                                   seam_check=not args.no_seam_check, takes=args.takes))
         grid = BarGrid.parse(bpm)
         ours = seam_report(loop.audio, loop.sample_rate, args.bars, grid.beats_per_bar)
         naive = seam_report(loop.take, loop.sample_rate, args.bars, grid.beats_per_bar)
+        ours2 = second_opinion(loop.audio, loop.sample_rate, args.bars, grid.beats_per_bar)
+        naive2 = second_opinion(loop.take, loop.sample_rate, args.bars, grid.beats_per_bar)
         expected = grid.samples(args.bars, loop.sample_rate)
         est = estimate_tempo(loop.audio.repeat(1, 3), loop.sample_rate, prior_bpm=bpm)
         est_lr = librosa_tempo(loop.audio.repeat(1, 3), loop.sample_rate)
@@ -132,12 +174,15 @@ def main(argv=None) -> int:
                "naive_within": naive["within_beats"], "ours_within_bars": ours["within_bars"],
                "naive_within_bars": naive["within_bars"], "ours_jump": ours["seam_jump"], "naive_jump": naive["seam_jump"],
                "seam_logprob": loop.seam_logprob, "first_logprob": loop.first_logprob,
+               "ours2": ours2["score2"], "ours_within2": ours2["within2"], "naive2": naive2["score2"],
+               "naive_within2": naive2["within2"],
                **lm_choice(loop.info),
                "seconds": round(time.time() - t, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = summarize(rows, {"loops": len(rows), "bars": args.bars, "model": args.model,
                                "candidates": args.candidates, "seam_check": not args.no_seam_check,
+                               "takes": args.takes,
                                "seconds_per_loop": round((time.time() - t0) / len(rows), 1)})
     print(json.dumps(summary, indent=1))
     if args.json:

@@ -65,6 +65,22 @@ def test_the_seam_check_keeps_the_lms_best_ending_whose_seam_is_like_a_beat_line
     assert unchecked.info["ending_lm_scores"] == lm  # same candidates: only the choice differs
 
 
+def test_takes_keep_the_one_nearest_the_asked_tempo(grid_model):
+    """Three takes sampled as one batch: the kept one is the take whose measured tempo is nearest the bpm
+    (a take with no beat found is never preferred over one with a tempo)."""
+    loop = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5,
+                               settings=loops.LoopSettings(candidates=2, takes=3))
+    tempi, take = loop.info["take_tempi"], loop.info["take"]
+    misses = [abs(math.log(t / 120)) if t > 0 else math.inf for t in tempi]
+    assert len(tempi) == 3 and misses[take] == min(misses)
+    assert loop.length == la.BarGrid.parse(120).samples(2, SR)
+    one = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5,
+                              settings=loops.LoopSettings(candidates=2))
+    assert "take" not in one.info
+    with pytest.raises(ConfigError, match="takes"):
+        loops.LoopSettings(takes=0).validate()
+
+
 def test_wrap_logprob_is_aligned_with_the_pattern(grid_model):
     """Greedy (cfg 1) tokens are each the LM's argmax, so they score the best a sequence can; changing one
     scored token lowers the score, changing one outside the scored frames does not change it."""

@@ -64,6 +64,7 @@ class LoopSettings:
     keep_take: bool = False  # also keep the plain N-bar cut of the take (first ending, no seam work): Loop.take
     blend: str = "head"  # head: blend the start's rendering after the end into the start; tail: end -> lead-in
     seam_check: bool = True  # render every candidate and keep the LM's best whose seam is like a beat line
+    takes: int = 1  # takes sampled side by side (one batch); the one whose measured tempo is nearest the bpm wins
 
     def validate(self) -> "LoopSettings":
         if not isinstance(self.candidates, int) or not 1 <= self.candidates <= 32:
@@ -75,6 +76,8 @@ class LoopSettings:
             raise ConfigError(f"fade_seconds must be in [0, 0.5], got {self.fade_seconds!r}")
         if self.blend not in ("head", "tail"):
             raise ConfigError(f"blend must be 'head' or 'tail', got {self.blend!r}")
+        if not isinstance(self.takes, int) or isinstance(self.takes, bool) or not 1 <= self.takes <= 16:
+            raise ConfigError(f"takes must be 1..16, got {self.takes!r}")
         if not isinstance(self.seam_check, bool):
             raise ConfigError(f"seam_check must be true or false, got {self.seam_check!r}")
         if not 0.05 <= self.wrap_seconds <= 2.0:
@@ -277,15 +280,15 @@ def _loop_frames(model, grid: BarGrid, bars: int) -> tuple[int, int]:
 
 
 def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, cond, null, settings, generator,
-                      conditions, progress: bool):
+                      progress: bool):
     """Given tokens [1, K, >= start_f] with the loop starting at frame start_f, finish the take, choose the
     ending and render. Returns (audio [C, L], loop tokens [K, frames], chosen score, first score, naive cut
     or None)."""
     loop_f, ending = _loop_frames(model, grid, bars)
     end_f = start_f + loop_f
     wrap = _wrap_frames(model, settings)
-    head = _generate(model, conditions, tokens, end_f - ending, generator, progress,
-                     _bar_frames(grid, model.frame_rate))
+    head, take_info = _best_take(model, cond, null, tokens, start_f, end_f - ending, grid, settings, generator,
+                                 progress)
     start_tokens = head[..., start_f:start_f + wrap]
     if start_tokens.shape[-1] < wrap:  # the loop is shorter than the wrap: score what there is
         wrap = start_tokens.shape[-1]
@@ -303,7 +306,27 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
         a = start_f * model.hop_length
         a = min(a, end_f * model.hop_length - length)  # the take ends at end_f: cut from there when shorter
         take = plain[:, a:a + length]
-    return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take, _choice_info(choice)
+    return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take, {**take_info,
+                                                                                   **_choice_info(choice)}
+
+
+def _best_take(model, cond, null, tokens, start_f: int, frames: int, grid: BarGrid, settings: LoopSettings,
+               generator, progress: bool) -> tuple[torch.Tensor, dict]:
+    """The take [1, K, frames] continuing tokens [1, K, Tp]. With `settings.takes` > 1, that many are sampled
+    as one batch and the one whose decoded loop part (from start_f) has the tempo nearest the grid's wins:
+    an LM follows an asked tempo only roughly, and a loop's bar grid is only right if the music keeps it."""
+    n = settings.takes
+    bar_f = _bar_frames(grid, model.frame_rate)
+    if n == 1 or (tokens is not None and tokens.shape[-1] >= frames):  # nothing left to sample
+        return _generate(model, lambda _offset: (cond, null), tokens, frames, generator, progress, bar_f), {}
+    batch = (_repeat(cond, n), _repeat(null, n))
+    heads = _generate(model, lambda _offset: batch, tokens.expand(n, -1, -1).contiguous(), frames, generator,
+                      progress, bar_f)
+    audio = model.generate_audio(heads[..., start_f:]).cpu()
+    tempi = [estimate_tempo(a, model.sample_rate, prior_bpm=grid.bpm) for a in audio]
+    misses = [abs(math.log(t / grid.bpm)) if t > 0 else math.inf for t in tempi]
+    best = min(range(n), key=lambda i: misses[i])
+    return heads[best:best + 1], {"take": best, "take_tempi": [round(t, 2) for t in tempi]}
 
 
 def _choice_info(choice: EndingChoice) -> dict:
@@ -416,7 +439,7 @@ def generate_loops(model, description: str | None, bars: int, bpm: float | None 
     for i in range(variations):
         audio, tokens, score, first, take, choice = _loop_from_tokens(model, prompt, start_f, grid, bars, plan.cond,
                                                                       plan.null, plan.settings, plan.generator,
-                                                                      plan.conditions, progress)
+                                                                      progress)
         loops.append(Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, tokens, score, first, plan.source,
                           plan.text, estimate_key(audio, model.sample_rate), {"variation": i, **choice}, take))
         # the next one continues from this loop's last whole bars (which end on a bar line)
@@ -554,7 +577,7 @@ def loop_from_audio(wav: torch.Tensor, sample_rate: int, bars: int | None = None
                     info={"source_start": start, "method": "cut+crossfade"})
     generator = model.make_generator(seed, None)
     text = prompt_with_bpm(description, grid.bpm) if model.lm.beat_grid is not None else description
-    cond, null, conditions = _conditions_for(model, text)
+    cond, null, _ = _conditions_for(model, text)
     # the encoded clip starts on a downbeat (the beat grid's phase 0) when a whole bar precedes the loop
     crop = int(round(phase)) if k >= 1 else 0
     tokens = model.encode_prompt(wav[:, crop:], sample_rate)
@@ -563,7 +586,7 @@ def loop_from_audio(wav: torch.Tensor, sample_rate: int, bars: int | None = None
         raise ConfigError("with --model the loop needs some audio before its first downbeat (a lead-in); "
                           "use a clip that starts earlier, or no model")
     audio, loop_tokens, score, first, take, choice = _loop_from_tokens(model, tokens, start_f, grid, bars, cond,
-                                                                       null, settings, generator, conditions, False)
+                                                                       null, settings, generator, False)
     return Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, loop_tokens, score, first, source, text,
                 estimate_key(audio, model.sample_rate), {"source_start": int(round(phase + k * bar)),
                                                          "method": "model seam", **choice}, take)
