@@ -40,7 +40,9 @@ def add_loop_options(p: argparse.ArgumentParser, bars_required: bool = False) ->
     p.add_argument("--meter", default="4/4", help="time signature, e.g. 4/4, 3/4, 6/8 (default 4/4)")
     p.add_argument("--candidates", type=int, default=None,
                    help="endings sampled for the seam; the model keeps the one that leads best into the loop "
-                        "start (default 4)")
+                        "start and sounds seamless (default 8)")
+    p.add_argument("--takes", type=int, default=None,
+                   help="with --model: takes sampled side by side; the one nearest the tempo is kept (default 4)")
 
 
 def add_generate_loop_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,7 +57,12 @@ def add_generate_loop_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--variations", type=int, default=1,
                    help="with --loop: K loops of the same length and grid, each continuing from the previous "
                         "(OUT_0.wav ... OUT_{K-1}.wav)")
-    g.add_argument("--candidates", type=int, default=None, help=argparse.SUPPRESS)
+    g.add_argument("--candidates", type=int, default=None,
+                   help="with --loop: endings sampled for the seam; the LM's best one that sounds seamless is "
+                        "kept (default 8)")
+    g.add_argument("--takes", type=int, default=None,
+                   help="with --loop: takes sampled side by side; the one whose tempo is nearest the bpm is kept "
+                        "(default 4; 1 is fastest)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -146,10 +153,12 @@ def write_sidecar(output: Path, paths: list[Path], loops, extra: dict) -> Path:
     return atomic_write_json(sidecar_path(output), doc)
 
 
-def _settings(candidates):
+def _settings(args: argparse.Namespace):
+    """LoopSettings from --candidates / --takes (the defaults where not given)."""
     from ..models.loops import LoopSettings
 
-    return LoopSettings() if candidates is None else LoopSettings(candidates=candidates)
+    given = {k: getattr(args, k, None) for k in ("candidates", "takes")}
+    return LoopSettings(**{k: v for k, v in given.items() if v is not None})
 
 
 def write_generated_loops(model, text: str | None, args: argparse.Namespace, save=None) -> int:
@@ -160,7 +169,7 @@ def write_generated_loops(model, text: str | None, args: argparse.Namespace, sav
         raise ConfigError(f"--loop needs a music model; {model.name} is a sound-effects model")
     paths = loop_outputs(args.output, args.variations)
     loops = generate_loops(model, text, args.bars, args.bpm, args.meter, variations=args.variations,
-                           seed=args.seed, settings=_settings(args.candidates).validate(),
+                           seed=args.seed, settings=_settings(args).validate(),
                            progress=not args.quiet and sys.stderr.isatty())
     for path, loop in zip(paths, loops):
         write_loop_file(path, loop.audio, loop.sample_rate, args.normalize, save)
@@ -181,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bars is not None:
         check_bars(args.bars)
     BarGrid.parse(args.bpm if args.bpm is not None else 120.0, args.meter)
-    settings = _settings(args.candidates).validate()
+    settings = _settings(args).validate()
     if args.model is None and (args.prompt or args.seed is not None):
         raise ConfigError("--prompt and --seed need --model (they steer the regenerated seam)")
     wav, sample_rate = audio.load_audio(args.input)

@@ -5,7 +5,8 @@
     loops = generate_loops(model, prompt, bars=4, variations=3)   # each continues from the previous one
 
 How (docs/LOOPS.md says why):
-1. Take: generate `preroll_bars` + N bars (less the last bar) on the bar grid. The default model's beat grid
+1. Take: generate `preroll_bars` + N bars (less the last bar) on the bar grid; `takes` of them side by side,
+   keeping the one whose measured tempo is nearest the asked bpm. The default model's beat grid
    puts a downbeat at frame 0; other models get the tempo from the prompt ("90 bpm" is appended when --bpm
    is given) and the first downbeat is estimated from the audio.
 2. Ending seen by the model (token wrap-around): the last bar is sampled `candidates` times (one batch)
@@ -57,14 +58,15 @@ ZERO_CROSSING_RADIUS_S = 0.001
 class LoopSettings:
     """How a loop is made (the defaults are what `tonecraft generate --loop` uses)."""
 
-    candidates: int = 4  # endings sampled for the last bar; the LM picks the one leading best into the start
+    candidates: int = 8  # endings sampled for the last bar; the LM picks the one leading best into the start
     preroll_bars: int = 1  # bars generated before the loop (intros are weak; the lead-in of the seam)
     fade_seconds: float = 0.03  # blend from the wrapped rendering into the loop start
     wrap_seconds: float = 0.5  # start tokens placed after the end, scored and decoded
     keep_take: bool = False  # also keep the plain N-bar cut of the take (first ending, no seam work): Loop.take
     blend: str = "head"  # head: blend the start's rendering after the end into the start; tail: end -> lead-in
     seam_check: bool = True  # render every candidate and keep the LM's best whose seam is like a beat line
-    takes: int = 1  # takes sampled side by side (one batch); the one whose measured tempo is nearest the bpm wins
+    takes: int = 4  # takes sampled side by side (one batch); the one whose measured tempo is nearest the bpm wins
+    #                 (whole loops only: a streamed loop plays its bars as they are sampled)
 
     def validate(self) -> "LoopSettings":
         if not isinstance(self.candidates, int) or not 1 <= self.candidates <= 32:
@@ -454,8 +456,8 @@ def stream_loop(model, description: str | None, bars: int, bpm: float | None = N
                 chunk_seconds: float = 1.0, seed: int | None = None, generator: torch.Generator | None = None,
                 settings: LoopSettings | None = None, cancelled=None) -> Iterator[torch.Tensor]:
     """Yield one loop in chunks [C, n] while its tokens are sampled; joined, they are `generate_loop`'s audio
-    for the same seed and `blend="tail"` (same tokens and assembly; the streaming decoder differs by float
-    rounding). A streamed loop's seam is the tail blend (its end into the lead-in): the head blend of a
+    for the same seed, `blend="tail"` and `takes=1` (same tokens and assembly; the streaming decoder differs
+    by float rounding). A streamed loop's seam is the tail blend (its end into the lead-in): the head blend of a
     whole loop needs the end before the first samples.
 
     What streams: the loop's bars are decoded and resampled as soon as their tokens are sampled. Limits: the
