@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Reproduce tonecraft's sound-effects model from scratch, offline, on CPU (`make train-sfx`, issue 15):
-#   render the SFX corpus -> train the 16 kHz codec -> export -> token caches -> train the LM (MiniLM text)
-#   -> export -> package into src/tonecraft/assets/sfx -> measure (bench/eval_sfx.py).
+#   render the SFX corpus -> codec v1 -> token caches v1 -> LM v1 (MiniLM text) -> codec v2 (codec v1 trained on,
+#   crops uniform over clips from its step 3,196) -> token caches v2 -> LM fine-tuned on them with caption
+#   variants (two cosine cycles) -> package into src/tonecraft/assets/sfx -> measure (bench/eval_sfx.py).
+# Every stage is skipped when its export exists and resumes from its checkpoint when stopped.
 #
 # Environment (all optional):
 #   DATA=~/tonecraft-data     where the corpus, token caches and runs go (outside the work tree)
-#   CODEC_STEPS=... LM_STEPS=...   training steps (defaults: the shipped model's schedule, see its model card)
-#   CODEC_MINUTES / LM_MINUTES     optional wall-clock caps: the run is stopped (SIGTERM saves a checkpoint) and
-#                                  exported at that point; resume later with `tonecraft train X --resume RUN`
+#   CODEC_STEPS / CODEC2_STEPS / LM_STEPS / LM2_STEPS / LM3_STEPS   training steps (defaults: the shipped model's)
+#   CODEC_MINUTES / LM_MINUTES     optional wall-clock caps for the v1 codec and LM: the run is stopped
+#                                  (SIGTERM saves a checkpoint) and exported at that point
 #   CFG_COEF=3.0              guidance scale stored as the packaged model's default
 #   THREADS=1                 torch threads per process (1 is fastest on a busy 2-core machine)
 #   NPROC=1                   processes for the token cache shards and the LM's torchrun ranks
@@ -19,10 +21,17 @@ TC="$PY -m tonecraft.cli"
 DATA=${DATA:-$HOME/tonecraft-data}
 CORPUS=${CORPUS:-$DATA/sfx-v1}
 CODEC_RUN=${CODEC_RUN:-$DATA/runs/sfx_codec}
+CODEC2_RUN=${CODEC2_RUN:-$DATA/runs/sfx_codec_v2}
 LM_RUN=${LM_RUN:-$DATA/runs/sfx_lm}
+LM2_RUN=${LM2_RUN:-$DATA/runs/sfx_lm_v3}
+LM3_RUN=${LM3_RUN:-$DATA/runs/sfx_lm_v3b}
 TOKENS=${TOKENS:-$DATA/tokens/sfx}
+TOKENS2=${TOKENS2:-$DATA/tokens/sfx_v2}
 CODEC_STEPS=${CODEC_STEPS:-1124}
+CODEC2_STEPS=${CODEC2_STEPS:-8150}
 LM_STEPS=${LM_STEPS:-1800}
+LM2_STEPS=${LM2_STEPS:-2000}
+LM3_STEPS=${LM3_STEPS:-2000}
 CFG_COEF=${CFG_COEF:-3.0}
 NPROC=${NPROC:-1}
 OUT=${OUT:-src/tonecraft/assets/sfx}
@@ -35,23 +44,52 @@ if [[ ! -f "$CORPUS/train.jsonl" || ! -f "$CORPUS/test.jsonl" ]]; then
   $TC corpus sfx --out "$CORPUS" --seed 0 --workers "${WORKERS:-2}"
 fi
 
-# 2. codec (configs/sfx_codec.yaml: SEANet 16 filters, RVQ 4 x 1024 at 50 Hz)
-run_capped "${CODEC_MINUTES:-}" $TC train codec -c configs/sfx_codec.yaml $(resume_flag "$CODEC_RUN") \
-  run.out_dir="$CODEC_RUN" run.steps="$CODEC_STEPS" data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
-$TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
+# 2. codec v1 (configs/sfx_codec.yaml: SEANet 16 filters, RVQ 4 x 1024 at 50 Hz), crops in proportion to clip length
+if [[ ! -f "$CODEC_RUN/export/config.json" ]]; then
+  run_capped "${CODEC_MINUTES:-}" $TC train codec -c configs/sfx_codec.yaml $(resume_flag "$CODEC_RUN") \
+    run.out_dir="$CODEC_RUN" run.steps="$CODEC_STEPS" data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
+  $TC train export "$CODEC_RUN" -o "$CODEC_RUN/export"
+fi
 
-# 3. token caches (splits are held out by source file); each sound is encoded with 0.5 s of silence after it, and
-#    the LM pads short sounds with the codes of silence (data.pad_with_silence) so that it learns where they end
+# 3. token caches v1 (splits are held out by source file); each sound is encoded with 0.5 s of silence after it,
+#    and the LM pads short sounds with the codes of silence (data.pad_with_silence) so that it learns where they end
 build_token_caches "$CORPUS" "$TOKENS" --codec "$CODEC_RUN/export" --tail-silence 0.5
 
-# 4. LM (configs/sfx_lm.yaml): NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch
-run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m tonecraft.cli \
-  train lm -c configs/sfx_lm.yaml $(resume_flag "$LM_RUN") \
-  run.out_dir="$LM_RUN" run.steps="$LM_STEPS" data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" \
-  data.codec="$CODEC_RUN/export"
-$TC train export "$LM_RUN" -o "$LM_RUN/export"
+# 4. LM v1 (configs/sfx_lm.yaml): NPROC data-parallel ranks (torchrun, gloo on CPU); run.batch_size is the global batch
+if [[ ! -f "$LM_RUN/export/config.json" ]]; then
+  run_capped "${LM_MINUTES:-}" $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m tonecraft.cli \
+    train lm -c configs/sfx_lm.yaml $(resume_flag "$LM_RUN") \
+    run.out_dir="$LM_RUN" run.steps="$LM_STEPS" data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" \
+    data.codec="$CODEC_RUN/export"
+  $TC train export "$LM_RUN" -o "$LM_RUN/export"
+fi
 
-# 5. package + measure
-$PY scripts/package_default.py --name tonecraft-sfx-default --lm "$LM_RUN/export" --codec "$CODEC_RUN/export" \
+# 5. codec v2: codec v1 trained on (the v1 codec smears synthesiser sweeps and chimes into noise bursts): 3,196
+#    steps with crops in proportion to clip length, then uniform over clips (data.sample_on_duration=false), so
+#    the thousands of short synthesiser sounds are seen as often as the long ambiences
+if [[ ! -f "$CODEC2_RUN/export/config.json" ]]; then
+  if [[ ! -f "$CODEC2_RUN/checkpoint.pt" ]]; then
+    $TC train codec -c configs/sfx_codec.yaml model.init_from="$CODEC_RUN/export" 'model.params={}' \
+      run.out_dir="$CODEC2_RUN" run.steps=3196 data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
+  fi
+  $TC train codec --resume "$CODEC2_RUN" run.steps="$CODEC2_STEPS" data.sample_on_duration=false
+  $TC train export "$CODEC2_RUN" -o "$CODEC2_RUN/export"
+fi
+
+# 6. token caches v2, and the LM v1 fine-tuned on them: half the captions rewritten in other words
+#    (data.caption_variants, the sfx rules), a cosine cycle at lr 8e-4, then a second one at 4e-4
+build_token_caches "$CORPUS" "$TOKENS2" --codec "$CODEC2_RUN/export" --tail-silence 0.5
+finetune() {  # finetune INIT RUN STEPS LR
+  [[ -f "$2/export/config.json" ]] && return 0
+  $TC train lm -c configs/sfx_lm.yaml $(resume_flag "$2") model.init_from="$1" run.out_dir="$2" run.steps="$3" \
+    optim.lr="$4" optim.warmup_steps=50 data.caption_variant_p=0.5 data.caption_variant_style=sfx \
+    data.cache="$TOKENS2/train" data.valid_cache="$TOKENS2/valid" data.codec="$CODEC2_RUN/export"
+  $TC train export "$2" -o "$2/export"
+}
+finetune "$LM_RUN/export" "$LM2_RUN" "$LM2_STEPS" 8e-4
+finetune "$LM2_RUN/export" "$LM3_RUN" "$LM3_STEPS" 4e-4
+
+# 7. package + measure
+$PY scripts/package_default.py --name tonecraft-sfx-default --lm "$LM3_RUN/export" --codec "$CODEC2_RUN/export" \
   -o "$OUT" --cfg-coef "$CFG_COEF" --max-duration 5
 echo "sound-effects model written to $OUT; measure it with bench/eval_sfx.py and update $OUT/MODEL_CARD.md"
