@@ -4,6 +4,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from tonecraft.codec import Codec
 from tonecraft.data.manifest import AudioMeta, write_manifest
 from tonecraft.train.codec_trainer import CodecTrainConfig, CodecTrainer, codec_from_checkpoint
 from tonecraft.train.config import from_dict
@@ -89,6 +90,10 @@ def test_fine_tune_from_a_saved_codec_folder(manifest, tmp_path):
     ft.fit()
     changed = [k for k, v in ft.codec.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
     assert changed
+    # its checkpoint holds plain (folded) weights: readers of the checkpoint (eval --codec RUN/checkpoint.pt) load it
+    loaded = codec_from_checkpoint(tmp_path / "ft" / "checkpoint.pt")
+    exported = Codec.from_pretrained(tmp_path / "ft" / "export")
+    assert all(torch.equal(v, exported.state_dict()[k]) for k, v in loaded.state_dict().items())
 
 
 def test_decoder_only_fine_tune_keeps_the_tokens(manifest, tmp_path):

@@ -124,6 +124,8 @@ def codec_from_checkpoint(path: str | Path) -> Codec:
     if state.get("kind") != "codec":
         raise CheckpointError(f"{path}: not a codec training checkpoint")
     codec = Codec(CodecConfig.from_dict(state["extra"]["codec_config"]))
+    if not any(".parametrizations." in k for k in state["modules"]["codec"]):
+        codec.fold_weight_norm()  # a run started from a saved (folded) codec trains plain weights
     codec.load_state_dict(trained_weights(state, "codec", codec))
     return codec
 
