@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from tonecraft.models import load_model
-from tonecraft.models.loop_audio import BarGrid, estimate_tempo, seam_report
+from tonecraft.models.loop_audio import BarGrid, estimate_tempo, mono, seam_report
 from tonecraft.models.loops import LoopSettings, generate_loop
 
 PROMPTS = [
@@ -58,9 +58,9 @@ def summarize(rows: list[dict], head: dict) -> dict:
         "within_beats_ours": share(lambda r: r["ours_within"]), "within_beats_naive": share(lambda r: r["naive_within"]),
         "within_beats_lm_choice": share(lambda r: r.get("lm_within", r["ours_within"])),
         "within_bars_ours": share(lambda r: r["ours_within_bars"]),
+        "within_bars_naive": share(lambda r: r["naive_within_bars"]),
         "second_opinion_within_ours": share(lambda r: r.get("ours_within2")),
         "second_opinion_within_naive": share(lambda r: r.get("naive_within2")),
-        "within_bars_naive": share(lambda r: r["naive_within_bars"]),
         "median_score_ours": round(statistics.median(r["ours"] for r in rows), 3),
         "median_score_naive": round(statistics.median(r["naive"] for r in rows), 3),
         "median_jump_ours": round(statistics.median(r["ours_jump"] for r in rows), 2),
@@ -90,7 +90,7 @@ def second_opinion(loop, sample_rate: int, bars: int, beats_per_bar: int) -> dic
     """A seam measure the seam check does not use: the band-energy jump (mean |dB| difference of 40 log bands
     over the 80 ms either side) and the click energy (first-difference energy in the 1.5 ms straddling the
     boundary over its median in 1.5 ms windows of the 40 ms around), seam vs every interior beat line."""
-    x = loop.mean(0).double().numpy() if hasattr(loop, "mean") else np.asarray(loop)
+    x = mono(loop)
     lines = bars * beats_per_bar
     win, tick, ctx = int(0.080 * sample_rate), max(4, int(0.0015 * sample_rate)), int(0.020 * sample_rate)
 
