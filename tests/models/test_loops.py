@@ -55,13 +55,14 @@ def test_the_chosen_ending_is_the_one_the_lm_scores_best(model):
 def test_the_seam_check_keeps_the_lms_best_ending_whose_seam_is_like_a_beat_line(model):
     """With the seam check every candidate is rendered: the kept one is the best-ranked by the LM among those
     whose seam score is <= 1, else the smoothest; its seam score is the finished loop's own."""
-    loop = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3, settings=loops.LoopSettings(candidates=6))
+    loop = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3,
+                               settings=loops.LoopSettings(candidates=6, warp=False))
     lm, seams, best = loop.info["ending_lm_scores"], loop.info["ending_seam_scores"], loop.info["ending"]
     within = [i for i in sorted(range(6), key=lambda i: -lm[i]) if seams[i] <= 1.0]
     assert best == (within[0] if within else seams.index(min(seams)))
     assert la.seam_report(loop.audio, SR, 2)["score"] == pytest.approx(seams[best], abs=1e-3)
     unchecked = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3,
-                                    settings=loops.LoopSettings(candidates=6, seam_check=False))
+                                    settings=loops.LoopSettings(candidates=6, seam_check=False, warp=False))
     assert unchecked.info["ending_lm_scores"] == lm  # same candidates: only the choice differs
 
 
@@ -79,6 +80,31 @@ def test_takes_keep_the_one_nearest_the_asked_tempo(grid_model):
     assert "take" not in one.info
     with pytest.raises(ConfigError, match="takes"):
         loops.LoopSettings(takes=0).validate()
+
+
+def test_warp_cuts_whole_bars_at_the_played_tempo_and_stretches_them_to_the_asked_one(grid_model, monkeypatch):
+    """When the take plays at 126 bpm for an asked 120 (5 % off), the loop is cut as 2 bars at 126 and
+    stretched to exactly 2 bars at 120; 30 % off is a misread beat and is left alone."""
+    played = {"bpm": 126.0}
+    monkeypatch.setattr(loops, "estimate_tempo", lambda *a, **k: played["bpm"])
+    stretched = []
+    real_stretch = loops.cyclic_stretch
+    monkeypatch.setattr(loops, "cyclic_stretch",
+                        lambda a, n, sr, fade=0: stretched.append((a.shape[-1], n)) or real_stretch(a, n, sr, fade))
+    settings = loops.LoopSettings(candidates=2, takes=2)
+    loop = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5, settings=settings)
+    asked = la.BarGrid.parse(120).samples(2, SR)
+    assert loop.length == asked and loop.bpm == 120 and loop.info["warp_bpm"] == 126.0
+    assert stretched == [(la.BarGrid.parse(126).samples(2, SR), asked)]
+    plain = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5,
+                                settings=loops.LoopSettings(candidates=2, takes=2, warp=False))
+    assert "warp_bpm" not in plain.info and plain.length == asked
+    played["bpm"] = 156.0
+    stretched.clear()
+    far = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5, settings=settings)
+    assert "warp_bpm" not in far.info and stretched == []
+    with pytest.raises(ConfigError, match="max_warp"):
+        loops.LoopSettings(max_warp=0.5).validate()
 
 
 def test_wrap_logprob_is_aligned_with_the_pattern(grid_model):
@@ -121,7 +147,7 @@ def test_streamed_loop_equals_the_one_shot_loop(grid_model):
     chunks = list(loops.stream_loop(grid_model, "a tiny tune", 1, bpm=100, seed=5, chunk_seconds=0.3,
                                     settings=loops.LoopSettings(candidates=2)))
     one = loops.generate_loop(grid_model, "a tiny tune", 1, bpm=100, seed=5,
-                              settings=loops.LoopSettings(candidates=2, blend="tail", takes=1))
+                              settings=loops.LoopSettings(candidates=2, blend="tail", takes=1, warp=False))
     joined = torch.cat(chunks, dim=-1)
     assert joined.shape == one.audio.shape == (1, la.BarGrid.parse(100).samples(1, SR))
     assert all(c.shape[-1] == 480 for c in chunks[:-1])

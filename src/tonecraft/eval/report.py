@@ -209,6 +209,7 @@ def format_sfx_markdown(res: dict) -> str:
                 f"{g['seconds']:.0f} s, cfg {g['cfg_coef']}, top_k {g['top_k']}"
                 + (f"; {g['stopped']}" if g.get("stopped") else ""), ""]
     out += _sfx_prompt_lines(res.get("prompts"))
+    out += _sfx_glide_lines(res.get("glide"))
     for s in res.get("speed", []):
         out += [f"**Speed**: {s['seconds_of_audio']:g} s of sound in {s['wall_s']:.2f} s wall, "
                 f"{_f(s.get('cpu_s'))} s CPU ({s['dtype']}, "
@@ -216,6 +217,26 @@ def format_sfx_markdown(res: dict) -> str:
                 f"{'met' if s['meets_target'] else 'not met'}; "
                 f"load average {_f((s.get('load_average') or [None])[0])})", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _sfx_glide_lines(gl: dict | None) -> list[str]:
+    """The pitch-sweep table of the SFX evaluation (`eval.sfx.glide_part`)."""
+    if not gl:
+        return []
+
+    def cell(row: dict | None) -> str:
+        return "-" if not row else f"{row['sweeps']}/{row['n']}"
+
+    out = [f"**Pitch sweeps** (sounds that slide >= 4 semitones in pitch, `eval.glide`; generated clips "
+           f"{gl['window_s']:g} s)", "", "| held-out clips of | raw | through the codec | generated from their captions |",
+           "| --- | ---: | ---: | ---: |"]
+    for g, row in gl["by_generator"].items():
+        out.append(f"| {g} | {cell(row.get('raw'))} | {cell(row.get('codec'))} | {cell(row.get('generated'))} |")
+    lp = gl.get("laser_prompts")
+    if lp:
+        out += ["", f"Free laser prompts ({', '.join(repr(p) for p in lp['prompts'])}, {lp['seeds']} seeds each): "
+                    f"{lp['sweeps']}/{lp['n']} sweep"]
+    return out + [""]
 
 
 def _sfx_prompt_lines(pr: dict | None) -> list[str]:

@@ -8,7 +8,10 @@ Parts (`SfxEvalConfig.parts`), each on held-out clips (never trained on):
    cross-validated accuracy is the ceiling), run on clips generated from held-out captions and, with
    `prompts`, from a file of freely phrased prompts (`sfx_prompts`);
 4. `envelope`: energy-envelope statistics (`envelope`) per category, generated vs real, in the same window;
-5. `speed`: wall time to generate `speed_seconds` of sound (`tonecraft sfx`'s path: one thread for a small LM).
+5. `speed`: wall time to generate `speed_seconds` of sound (`tonecraft sfx`'s path: one thread for a small LM);
+6. `glide`: the share of sounds that slide in pitch (`glide.pitch_glide`) among the held-out synthesiser lasers,
+   jumps and power-ups: raw, through the codec, generated from their captions, and generated from a few free
+   laser prompts (`GLIDE_PROMPTS`): what makes a laser a laser and not a gunshot.
 Seeded and deterministic for a given corpus, models and settings; `bench/eval_sfx.py` is the command line.
 """
 from __future__ import annotations
@@ -25,12 +28,16 @@ from ..audio import load_audio
 from ..errors import ConfigError
 from . import classifier as clf
 from .envelope import compare, summarize_by_category
+from .glide import pitch_glide
 from .labels import Clip
 from .sfx_prompts import load_sfx_prompts, prompt_summary
 from .sfx_probe import SAMPLE_RATE, category, clip_features, load_sfx_clips, source_group, stratified, \
     train_category_probe
 
-PARTS = ("codec", "ce", "probe", "envelope", "speed")
+PARTS = ("codec", "ce", "probe", "envelope", "speed", "glide")
+GLIDE_GENERATORS = ("laser", "jump", "powerup")
+GLIDE_PROMPTS = ("a laser shot", "pew pew laser gun", "a sci-fi laser zap")
+GLIDE_SECONDS = 2.0  # the synthesiser's sweeps last 0.1-0.8 s
 SPEED_TARGET_S = 2.0
 SPEED_PROMPT = "a laser shot"
 
@@ -189,7 +196,7 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
     res["corpus"] = {"path": str(cfg.corpus), "heldout_split": cfg.heldout_split, "heldout_clips": len(held)}
     prompts = load_sfx_prompts(cfg.prompts) if cfg.prompts else None  # a bad file fails before any work
     model = None
-    lm_parts = {"ce", "probe", "envelope", "speed"} & set(cfg.parts)
+    lm_parts = {"ce", "probe", "envelope", "speed", "glide"} & set(cfg.parts)
     if cfg.model and lm_parts:
         _log(f"loading model {cfg.model}")
         model = load_sfx_model(cfg.model, cfg.codec)
@@ -226,6 +233,9 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
 
     if {"probe", "envelope"} & set(cfg.parts):
         _probe_and_envelope(cfg, res, held, prompts, model, codec)
+
+    if "glide" in cfg.parts:
+        res["glide"] = glide_part(cfg, held, model, codec)
 
     if "speed" in cfg.parts and model is not None:
         res["speed"] = []
@@ -296,3 +306,42 @@ def _source_kind(clip: Clip) -> str:
 
 def _features(wav: np.ndarray, sample_rate: int, seconds: float):
     return clip_features(wav.reshape(-1) if wav.ndim == 1 else wav.mean(0), sample_rate, seconds)
+
+
+def _sweeps(audio: list[np.ndarray], sample_rate: int) -> dict:
+    glides = [pitch_glide(w.reshape(-1) if w.ndim == 1 else w.mean(0), sample_rate) for w in audio]
+    return {"sweeps": sum(g.sweep for g in glides), "n": len(glides),
+            "share": sum(g.sweep for g in glides) / max(len(glides), 1),
+            "median_abs_semitones": float(np.median([abs(g.semitones) for g in glides])) if glides else 0.0}
+
+
+def glide_part(cfg: SfxEvalConfig, held: list[Clip], model, codec) -> dict:
+    """Sweep shares (see the module docstring, part 6) per generator: raw / codec / generated, and the free
+    laser prompts (`cfg.prompt_seeds` clips each)."""
+    from .codec_metrics import codec_roundtrip
+    from .sfx_prompts import prompt_clip
+
+    clips = [c for c in held if (c.info.get("source") or {}).get("generator") in GLIDE_GENERATORS]
+    _log(f"glide: {len(clips)} held-out synthesiser sweeps ({', '.join(GLIDE_GENERATORS)})")
+    raw = [load_audio(c.path, sample_rate=SAMPLE_RATE, channels=1)[0][0].numpy() for c in clips]
+    out: dict = {"window_s": GLIDE_SECONDS, "by_generator": {}}
+    gen_audio = gen_done = None
+    if model is not None and clips:
+        sub = replace(cfg, duration=GLIDE_SECONDS, time_budget_s=None, save_audio_dir=None)
+        gen_audio, gen_done, _ = generate_for_captions(model, clips, sub)
+    for g in GLIDE_GENERATORS:
+        idx = [i for i, c in enumerate(clips) if c.info["source"]["generator"] == g]
+        row = {"raw": _sweeps([raw[i] for i in idx], SAMPLE_RATE)}
+        if codec is not None:
+            row["codec"] = _sweeps([codec_roundtrip(codec, raw[i], SAMPLE_RATE) for i in idx], SAMPLE_RATE)
+        if gen_audio is not None:
+            row["generated"] = _sweeps([a for a, c in zip(gen_audio, gen_done)
+                                        if c.info["source"]["generator"] == g], model.sample_rate)
+        out["by_generator"][g] = row
+    if model is not None:
+        prompts = [prompt_clip(p, "weapon", i) for i, p in enumerate(GLIDE_PROMPTS)]
+        sub = replace(cfg, duration=GLIDE_SECONDS, seeds=cfg.prompt_seeds, time_budget_s=None, save_audio_dir=None)
+        audio, done, _ = generate_for_captions(model, prompts, sub)
+        out["laser_prompts"] = {"prompts": list(GLIDE_PROMPTS), "seeds": cfg.prompt_seeds,
+                                **_sweeps(audio, model.sample_rate)}
+    return out

@@ -28,9 +28,14 @@ def _parse_row(row: dict, where: str, index: int) -> Clip:
     prompt, cat = row["prompt"], row.get("category")
     if not isinstance(cat, str) or not cat.strip():
         raise ConfigError(f"{where}: 'category' must be a non-empty string (a corpus category such as 'weapon')")
+    return prompt_clip(prompt, cat.strip(), index, where)
+
+
+def prompt_clip(prompt: str, category: str, index: int, source: str = "") -> Clip:
+    """A prompt as a `Clip` with no audio (what the generation helpers take)."""
     name = f"prompt_{index:03d}"
     return Clip(path=name, description=prompt.strip(), bpm=None, family=None, tempo=None, piece=name,
-                info={"category": cat.strip(), "source": where})
+                info={"category": category, "source": source})
 
 
 def prompt_summary(clips: list[Clip], predicted: list[str | None], known: set[str]) -> dict:

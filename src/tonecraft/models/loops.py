@@ -50,6 +50,7 @@ from .loop_audio import (BarGrid, beat_phase, check_bars, crossfade, estimate_ke
                          nearest_zero_crossing, seam_report)
 from .prompts import text_conditions
 from .streaming import StreamDecoder
+from .time_stretch import cyclic_stretch
 
 ZERO_CROSSING_RADIUS_S = 0.001
 
@@ -67,6 +68,9 @@ class LoopSettings:
     seam_check: bool = True  # render every candidate and keep the LM's best whose seam is like a beat line
     takes: int = 4  # takes sampled side by side (one batch); the one whose measured tempo is nearest the bpm wins
     #                 (whole loops only: a streamed loop plays its bars as they are sampled)
+    warp: bool = True  # cut whole bars at the take's measured tempo, then time-stretch them to the asked bpm
+    max_warp: float = 0.08  # ... when the two differ by at most this fraction (more is a misread beat, or a
+    #                         change a stretch would colour); whole loops only, like takes
 
     def validate(self) -> "LoopSettings":
         if not isinstance(self.candidates, int) or not 1 <= self.candidates <= 32:
@@ -82,6 +86,10 @@ class LoopSettings:
             raise ConfigError(f"takes must be 1..16, got {self.takes!r}")
         if not isinstance(self.seam_check, bool):
             raise ConfigError(f"seam_check must be true or false, got {self.seam_check!r}")
+        if not isinstance(self.warp, bool):
+            raise ConfigError(f"warp must be true or false, got {self.warp!r}")
+        if not 0.0 <= self.max_warp <= 0.25:
+            raise ConfigError(f"max_warp must be in [0, 0.25], got {self.max_warp!r}")
         if not 0.05 <= self.wrap_seconds <= 2.0:
             raise ConfigError(f"wrap_seconds must be in [0.05, 2], got {self.wrap_seconds!r}")
         return self
@@ -287,10 +295,18 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
     ending and render. Returns (audio [C, L], loop tokens [K, frames], chosen score, first score, naive cut
     or None)."""
     loop_f, ending = _loop_frames(model, grid, bars)
+    asked_length = grid.samples(bars, model.sample_rate)
+    head, take_info = _best_take(model, cond, null, tokens, start_f, start_f + loop_f - ending, grid, settings,
+                                 generator, progress)
+    played = _warp_grid(model, head, start_f, grid, settings, take_info)
+    if played is not grid:  # whole bars at the tempo the music has; stretched to the asked length below
+        grid = played
+        loop_f, ending = _loop_frames(model, grid, bars)
+        head = _generate(model, lambda _offset: (cond, null), head, start_f + loop_f - ending, generator, progress,
+                         _bar_frames(grid, model.frame_rate))
+        take_info["warp_bpm"] = round(grid.bpm, 2)
     end_f = start_f + loop_f
     wrap = _wrap_frames(model, settings)
-    head, take_info = _best_take(model, cond, null, tokens, start_f, end_f - ending, grid, settings, generator,
-                                 progress)
     start_tokens = head[..., start_f:start_f + wrap]
     if start_tokens.shape[-1] < wrap:  # the loop is shorter than the wrap: score what there is
         wrap = start_tokens.shape[-1]
@@ -305,11 +321,28 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
     take = None
     if settings.keep_take:
         plain = model.generate_audio(torch.cat([head, endings[:1]], dim=-1))[0].cpu()
-        a = start_f * model.hop_length
-        a = min(a, end_f * model.hop_length - length)  # the take ends at end_f: cut from there when shorter
-        take = plain[:, a:a + length]
-    return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take, {**take_info,
-                                                                                   **_choice_info(choice)}
+        a = start_f * model.hop_length  # the naive cut: N bars at the asked tempo, as the take plays
+        a = max(0, min(a, plain.shape[-1] - asked_length))  # the take ends at end_f: cut from there when shorter
+        take = plain[:, a:a + asked_length]
+    if length != asked_length:
+        audio = cyclic_stretch(audio, asked_length, model.sample_rate, _fade(model, settings))
+    info = {**take_info, **_choice_info(choice), "bar_frames": _bar_frames(grid, model.frame_rate)}
+    return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take, info
+
+
+def _warp_grid(model, head, start_f: int, grid: BarGrid, settings: LoopSettings, take_info: dict) -> BarGrid:
+    """The bar grid the take plays: at its measured tempo when `settings.warp` and that is within
+    `settings.max_warp` of the asked one (and off by more than the estimate's own 0.3 %), else `grid`."""
+    if not settings.warp or settings.max_warp <= 0:
+        return grid
+    if "take_tempi" in take_info:
+        played = take_info["take_tempi"][take_info["take"]]
+    else:
+        played = estimate_tempo(model.generate_audio(head[..., start_f:])[0].cpu(), model.sample_rate,
+                                prior_bpm=grid.bpm)
+    if played <= 0 or not 0.003 < abs(math.log(played / grid.bpm)) <= math.log1p(settings.max_warp):
+        return grid
+    return BarGrid(float(played), grid.beats_per_bar, grid.beat_unit)
 
 
 def _best_take(model, cond, null, tokens, start_f: int, frames: int, grid: BarGrid, settings: LoopSettings,
@@ -444,8 +477,8 @@ def generate_loops(model, description: str | None, bars: int, bpm: float | None 
                                                                       progress)
         loops.append(Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, tokens, score, first, plan.source,
                           plan.text, estimate_key(audio, model.sample_rate), {"variation": i, **choice}, take))
-        # the next one continues from this loop's last whole bars (which end on a bar line)
-        bar_f = _bar_frames(grid, model.frame_rate)
+        # the next one continues from this loop's last whole bars (which end on a bar line), bars as played
+        bar_f = choice.pop("bar_frames")
         keep_bars = max(1, min(bars, int(_window_frames(model) // 2 // bar_f)))
         keep = min(tokens.shape[-1], int(round(keep_bars * bar_f)))
         prompt, start_f = tokens[None, :, tokens.shape[-1] - keep:].to(model.device), keep
