@@ -128,3 +128,15 @@ def test_loop_with_a_model_regenerates_the_seam(tmp_path, tiny_model, capsys):
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["loops"][0]["seam_logprob"] is not None and side["model"] == "tiny"
     assert torch.isfinite(torch.tensor(sf.read(out)[0])).all()
+
+
+def test_loop_settings_from_the_flags():
+    import argparse
+
+    from tonecraft.cli.loop import add_generate_loop_arguments, _settings
+
+    p = argparse.ArgumentParser()
+    add_generate_loop_arguments(p)
+    s = _settings(p.parse_args(["--loop", "--bars", "2", "--takes", "3", "--no-warp"]))
+    assert (s.takes, s.warp, s.candidates) == (3, False, 8)
+    assert _settings(p.parse_args(["--loop", "--bars", "2"])).warp is True

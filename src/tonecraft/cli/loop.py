@@ -43,6 +43,9 @@ def add_loop_options(p: argparse.ArgumentParser, bars_required: bool = False) ->
                         "start and sounds seamless (default 8)")
     p.add_argument("--takes", type=int, default=None,
                    help="with --model: takes sampled side by side; the one nearest the tempo is kept (default 4)")
+    p.add_argument("--no-warp", action="store_true",
+                   help="with --model: cut at the given tempo even where the music plays a few percent off it "
+                        "(default: cut whole bars as played and time-stretch them to the tempo)")
 
 
 def add_generate_loop_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,6 +66,10 @@ def add_generate_loop_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--takes", type=int, default=None,
                    help="with --loop: takes sampled side by side; the one whose tempo is nearest the bpm is kept "
                         "(default 4; 1 is fastest)")
+    g.add_argument("--no-warp", action="store_true",
+                   help="with --loop: cut at the asked tempo even where the music plays a few percent off it "
+                        "(default: cut whole bars as played and time-stretch them to the asked tempo, "
+                        "up to 8 %%)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -154,10 +161,12 @@ def write_sidecar(output: Path, paths: list[Path], loops, extra: dict) -> Path:
 
 
 def _settings(args: argparse.Namespace):
-    """LoopSettings from --candidates / --takes (the defaults where not given)."""
+    """LoopSettings from --candidates / --takes / --no-warp (the defaults where not given)."""
     from ..models.loops import LoopSettings
 
     given = {k: getattr(args, k, None) for k in ("candidates", "takes")}
+    if getattr(args, "no_warp", False):
+        given["warp"] = False
     return LoopSettings(**{k: v for k, v in given.items() if v is not None})
 
 
