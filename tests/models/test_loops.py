@@ -84,7 +84,8 @@ def test_takes_keep_the_one_nearest_the_asked_tempo(grid_model):
 
 def test_warp_cuts_whole_bars_at_the_played_tempo_and_stretches_them_to_the_asked_one(grid_model, monkeypatch):
     """When the take plays at 126 bpm for an asked 120 (5 % off), the loop is cut as 2 bars at 126 and
-    stretched to exactly 2 bars at 120; 30 % off is a misread beat and is left alone."""
+    stretched to exactly 2 bars at 120, and the seam check measures the stretched loops; 30 % off is a misread
+    beat and is left alone."""
     played = {"bpm": 126.0}
     monkeypatch.setattr(loops, "estimate_tempo", lambda *a, **k: played["bpm"])
     stretched = []
@@ -95,7 +96,9 @@ def test_warp_cuts_whole_bars_at_the_played_tempo_and_stretches_them_to_the_aske
     loop = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5, settings=settings)
     asked = la.BarGrid.parse(120).samples(2, SR)
     assert loop.length == asked and loop.bpm == 120 and loop.info["warp_bpm"] == 126.0
-    assert stretched == [(la.BarGrid.parse(126).samples(2, SR), asked)]
+    assert stretched == [(la.BarGrid.parse(126).samples(2, SR), asked)] * 2  # each candidate, then measured
+    seams = loop.info["ending_seam_scores"]
+    assert la.seam_report(loop.audio, SR, 2)["score"] == pytest.approx(seams[loop.info["ending"]], abs=1e-3)
     plain = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5,
                                 settings=loops.LoopSettings(candidates=2, takes=2, warp=False))
     assert "warp_bpm" not in plain.info and plain.length == asked
@@ -249,3 +252,19 @@ def test_musicgen_api(grid_model):
         grid_model.generate("a", bars=2)
     with pytest.raises(ConfigError, match="needs bars"):
         grid_model.generate("a", loop=True)
+
+
+def test_steady_tempo_refuses_music_that_drifts():
+    """A click track at 120 bpm reads 120; one that goes from 100 to 130 bpm halfway reads 0 (no tempo to cut
+    bars by), though the whole of it has some autocorrelation peak."""
+    sr = 8000
+
+    def clicks(bpm, seconds):
+        x = np.zeros(int(seconds * sr))
+        x[::int(round(60 / bpm * sr))] = 1.0
+        return x
+
+    steady = torch.from_numpy(clicks(120, 12))[None].float()
+    assert loops.steady_tempo(steady, sr, 120) == pytest.approx(120, rel=0.01)
+    drifting = torch.from_numpy(np.concatenate([clicks(100, 6), clicks(130, 6)]))[None].float()
+    assert la.estimate_tempo(drifting, sr) > 0 and loops.steady_tempo(drifting, sr, 115) == 0.0

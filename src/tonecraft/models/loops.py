@@ -53,6 +53,7 @@ from .streaming import StreamDecoder
 from .time_stretch import cyclic_stretch
 
 ZERO_CROSSING_RADIUS_S = 0.001
+STEADY_SPREAD = 0.015  # a take's halves must measure within 1.5 % of the whole for the loop to be warped
 
 
 @dataclass
@@ -250,16 +251,19 @@ class EndingChoice:
 
 
 def pick_ending(model, head, endings, lm_scores: torch.Tensor, start_f: int, end_f: int, length: int,
-                settings: LoopSettings, bars: int, beats_per_bar: int) -> EndingChoice:
+                settings: LoopSettings, bars: int, beats_per_bar: int, finish=None) -> EndingChoice:
     """The LM's order, checked by ear: the LM ranks the endings by how well they lead into the loop start, but
     its tokens can still decode to a click or a jump at the seam. With `seam_check`, every candidate is
-    rendered and the best-ranked one whose seam measures like an interior beat line (`seam_report`) wins;
-    if none does, the one with the smallest seam score."""
+    rendered (and passed through `finish`, e.g. the warp's stretch: the seam measured is the one delivered)
+    and the best-ranked one whose seam measures like an interior beat line (`seam_report`) wins; if none
+    does, the one with the smallest seam score."""
     scores = [float(v) for v in lm_scores]
     ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
     if not settings.seam_check or len(scores) == 1:
         return EndingChoice(ranked[0], scores, None, None)
     loops = render_loop(model, head, endings, start_f, end_f, length, settings)
+    if finish is not None:
+        loops = torch.stack([finish(loop) for loop in loops])
     seams = [seam_report(loop, model.sample_rate, bars, beats_per_bar)["score"] for loop in loops]
     within = [i for i in ranked if seams[i] <= 1.0]
     best = within[0] if within else min(ranked, key=lambda i: seams[i])
@@ -312,11 +316,17 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
         wrap = start_tokens.shape[-1]
     endings, scores = choose_ending(model, head, start_tokens, ending, cond, null, settings.candidates, generator)
     length = grid.samples(bars, model.sample_rate)
-    choice = pick_ending(model, head, endings, scores, start_f, end_f, length, settings, bars, grid.beats_per_bar)
+
+    def finish(loop):  # bars as played -> the asked length
+        return loop if length == asked_length else cyclic_stretch(loop, asked_length, model.sample_rate,
+                                                                   _fade(model, settings))
+
+    choice = pick_ending(model, head, endings, scores, start_f, end_f, length, settings, bars, grid.beats_per_bar,
+                         finish)
     best = choice.index
     audio = choice.audio
     if audio is None:
-        audio = render_loop(model, head, endings[best:best + 1], start_f, end_f, length, settings)[0]
+        audio = finish(render_loop(model, head, endings[best:best + 1], start_f, end_f, length, settings)[0])
     loop_tokens = torch.cat([head, endings[best:best + 1]], dim=-1)[0, :, start_f:end_f]
     take = None
     if settings.keep_take:
@@ -324,25 +334,32 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
         a = start_f * model.hop_length  # the naive cut: N bars at the asked tempo, as the take plays
         a = max(0, min(a, plain.shape[-1] - asked_length))  # the take ends at end_f: cut from there when shorter
         take = plain[:, a:a + asked_length]
-    if length != asked_length:
-        audio = cyclic_stretch(audio, asked_length, model.sample_rate, _fade(model, settings))
     info = {**take_info, **_choice_info(choice), "bar_frames": _bar_frames(grid, model.frame_rate)}
     return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take, info
 
 
 def _warp_grid(model, head, start_f: int, grid: BarGrid, settings: LoopSettings, take_info: dict) -> BarGrid:
-    """The bar grid the take plays: at its measured tempo when `settings.warp` and that is within
-    `settings.max_warp` of the asked one (and off by more than the estimate's own 0.3 %), else `grid`."""
+    """The bar grid the take plays: at its measured tempo when `settings.warp`, the take keeps that tempo
+    (`steady_tempo`) and it is within `settings.max_warp` of the asked one (and off by more than the estimate's
+    own 0.3 %); else `grid`."""
     if not settings.warp or settings.max_warp <= 0:
         return grid
-    if "take_tempi" in take_info:
-        played = take_info["take_tempi"][take_info["take"]]
-    else:
-        played = estimate_tempo(model.generate_audio(head[..., start_f:])[0].cpu(), model.sample_rate,
-                                prior_bpm=grid.bpm)
+    played = steady_tempo(model.generate_audio(head[..., start_f:])[0].cpu(), model.sample_rate, grid.bpm)
+    take_info["played_bpm"] = round(played, 2)
     if played <= 0 or not 0.003 < abs(math.log(played / grid.bpm)) <= math.log1p(settings.max_warp):
         return grid
     return BarGrid(float(played), grid.beats_per_bar, grid.beat_unit)
+
+
+def steady_tempo(audio: torch.Tensor, sample_rate: int, prior_bpm: float, spread: float = STEADY_SPREAD) -> float:
+    """The clip's tempo when its two halves measure the same as the whole (within `spread`), else 0.0: a tempo
+    worth cutting bars by, not a reading of music that drifts or has no clear beat."""
+    whole = estimate_tempo(audio, sample_rate, prior_bpm=prior_bpm)
+    half = audio.shape[-1] // 2
+    parts = [estimate_tempo(a, sample_rate, prior_bpm=prior_bpm) for a in (audio[..., :half], audio[..., half:])]
+    if whole <= 0 or min(parts) <= 0 or max(abs(math.log(p / whole)) for p in parts) > math.log1p(spread):
+        return 0.0
+    return whole
 
 
 def _best_take(model, cond, null, tokens, start_f: int, frames: int, grid: BarGrid, settings: LoopSettings,
