@@ -54,7 +54,8 @@ def summarize(rows: list[dict], head: dict) -> dict:
 
     octave = (1.0, 2.0, 0.5)
     return {
-        **{k: head[k] for k in ("loops", "bars", "model", "candidates", "seam_check", "takes", "warp") if k in head},
+        **{k: head[k] for k in ("loops", "bars", "model", "candidates", "seam_check", "takes", "warp",
+                                "seam_threshold") if k in head},
         "within_beats_ours": share(lambda r: r["ours_within"]), "within_beats_naive": share(lambda r: r["naive_within"]),
         "within_beats_lm_choice": share(lambda r: r.get("lm_within", r["ours_within"])),
         "within_bars_ours": share(lambda r: r["ours_within_bars"]),
@@ -141,6 +142,8 @@ def main(argv=None) -> int:
                     help="takes sampled per loop; the one nearest the asked tempo is kept (LoopSettings.takes)")
     ap.add_argument("--no-seam-check", action="store_true",
                     help="keep the LM's best ending without rendering the candidates (LoopSettings.seam_check)")
+    ap.add_argument("--seam-threshold", type=float, default=LoopSettings.seam_threshold,
+                    help="the seam check keeps the LM's best ending whose seam score is at most this")
     ap.add_argument("--no-warp", action="store_true",
                     help="cut at the asked tempo even when the take plays another (LoopSettings.warp)")
     ap.add_argument("--json", default=None, help="write the per-loop rows here")
@@ -160,7 +163,7 @@ def main(argv=None) -> int:
         loop = generate_loop(model, prompt, args.bars, bpm=bpm, seed=i,
                              settings=LoopSettings(candidates=args.candidates, keep_take=True,
                                                    seam_check=not args.no_seam_check, takes=args.takes,
-                                                   warp=not args.no_warp))
+                                                   warp=not args.no_warp, seam_threshold=args.seam_threshold))
         grid = BarGrid.parse(bpm)
         ours = seam_report(loop.audio, loop.sample_rate, args.bars, grid.beats_per_bar)
         naive = seam_report(loop.take, loop.sample_rate, args.bars, grid.beats_per_bar)
@@ -181,12 +184,14 @@ def main(argv=None) -> int:
                "ours2": ours2["score2"], "ours_within2": ours2["within2"], "naive2": naive2["score2"],
                "naive_within2": naive2["within2"],
                **lm_choice(loop.info), "warp_bpm": loop.info.get("warp_bpm"),
+               "ending_seam_scores": loop.info.get("ending_seam_scores"),
                "seconds": round(time.time() - t, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = summarize(rows, {"loops": len(rows), "bars": args.bars, "model": args.model,
                                "candidates": args.candidates, "seam_check": not args.no_seam_check,
                                "takes": args.takes, "warp": not args.no_warp,
+                               "seam_threshold": args.seam_threshold,
                                "seconds_per_loop": round((time.time() - t0) / len(rows), 1)})
     print(json.dumps(summary, indent=1))
     if args.json:

@@ -64,6 +64,13 @@ def test_the_seam_check_keeps_the_lms_best_ending_whose_seam_is_like_a_beat_line
     unchecked = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3,
                                     settings=loops.LoopSettings(candidates=6, seam_check=False, warp=False))
     assert unchecked.info["ending_lm_scores"] == lm  # same candidates: only the choice differs
+    strict = loops.generate_loop(model, "a tiny tune", 2, bpm=120, seed=3,
+                                 settings=loops.LoopSettings(candidates=6, warp=False, seam_threshold=0.5))
+    assert strict.info["ending_seam_scores"] == seams
+    within = [i for i in sorted(range(6), key=lambda i: -lm[i]) if seams[i] <= 0.5]
+    assert strict.info["ending"] == (within[0] if within else seams.index(min(seams)))
+    with pytest.raises(ConfigError, match="seam_threshold"):
+        loops.LoopSettings(seam_threshold=0).validate()
 
 
 def test_takes_keep_the_one_nearest_the_asked_tempo(grid_model):

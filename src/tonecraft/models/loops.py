@@ -67,6 +67,7 @@ class LoopSettings:
     keep_take: bool = False  # also keep the plain N-bar cut of the take (first ending, no seam work): Loop.take
     blend: str = "head"  # head: blend the start's rendering after the end into the start; tail: end -> lead-in
     seam_check: bool = True  # render every candidate and keep the LM's best whose seam is like a beat line
+    seam_threshold: float = 1.0  # ... whose seam score is at most this (1: no worse than the worst interior beat)
     takes: int = 4  # takes sampled side by side (one batch); the one whose measured tempo is nearest the bpm wins
     #                 (whole loops only: a streamed loop plays its bars as they are sampled)
     warp: bool = True  # cut whole bars at the take's measured tempo, then time-stretch them to the asked bpm
@@ -87,6 +88,8 @@ class LoopSettings:
             raise ConfigError(f"takes must be 1..16, got {self.takes!r}")
         if not isinstance(self.seam_check, bool):
             raise ConfigError(f"seam_check must be true or false, got {self.seam_check!r}")
+        if not 0.1 <= self.seam_threshold <= 2.0:
+            raise ConfigError(f"seam_threshold must be in [0.1, 2], got {self.seam_threshold!r}")
         if not isinstance(self.warp, bool):
             raise ConfigError(f"warp must be true or false, got {self.warp!r}")
         if not 0.0 <= self.max_warp <= 0.25:
@@ -265,7 +268,7 @@ def pick_ending(model, head, endings, lm_scores: torch.Tensor, start_f: int, end
     if finish is not None:
         loops = torch.stack([finish(loop) for loop in loops])
     seams = [seam_report(loop, model.sample_rate, bars, beats_per_bar)["score"] for loop in loops]
-    within = [i for i in ranked if seams[i] <= 1.0]
+    within = [i for i in ranked if seams[i] <= settings.seam_threshold]
     best = within[0] if within else min(ranked, key=lambda i: seams[i])
     return EndingChoice(best, scores, seams, loops[best])
 
