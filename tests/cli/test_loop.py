@@ -103,6 +103,7 @@ def test_generate_loop_variations(tmp_path, capsys, tiny_model):
     assert side["bpm"] == 150 and side["bpm_source"] == "given" and side["seed"] == 3
     assert [entry["file"] for entry in side["loops"]] == ["calm_0.wav", "calm_1.wav"]
     assert side["loops"][1]["variation"] == 1 and side["loops"][0]["description"] == "calm tune, 150 bpm"
+    assert all("bar_frames" not in entry and "played_bpm" in entry for entry in side["loops"])
 
 
 @pytest.mark.parametrize("args,message", [

@@ -102,7 +102,8 @@ def test_warp_cuts_whole_bars_at_the_played_tempo_and_stretches_them_to_the_aske
     settings = loops.LoopSettings(candidates=2, takes=2)
     loop = loops.generate_loop(grid_model, "a tiny tune", 2, bpm=120, seed=5, settings=settings)
     asked = la.BarGrid.parse(120).samples(2, SR)
-    assert loop.length == asked and loop.bpm == 120 and loop.info["warp_bpm"] == 126.0
+    assert loop.length == asked and loop.bpm == 120 and loop.info["warp_bpm"] == loop.info["played_bpm"] == 126.0
+    assert "bar_frames" not in loop.info  # private: not in the sidecar
     assert stretched == [(la.BarGrid.parse(126).samples(2, SR), asked)] * 2  # each candidate, then measured
     seams = loop.info["ending_seam_scores"]
     assert la.seam_report(loop.audio, SR, 2)["score"] == pytest.approx(seams[loop.info["ending"]], abs=1e-3)

@@ -348,7 +348,7 @@ def _warp_grid(model, head, start_f: int, grid: BarGrid, settings: LoopSettings,
     if not settings.warp or settings.max_warp <= 0:
         return grid
     played = steady_tempo(model.generate_audio(head[..., start_f:])[0].cpu(), model.sample_rate, grid.bpm)
-    take_info["played_bpm"] = round(played, 2)
+    take_info["played_bpm"] = round(played, 2) if played > 0 else None  # None: no steady tempo to read
     if played <= 0 or not 0.003 < abs(math.log(played / grid.bpm)) <= math.log1p(settings.max_warp):
         return grid
     return BarGrid(float(played), grid.beats_per_bar, grid.beat_unit)
@@ -495,10 +495,10 @@ def generate_loops(model, description: str | None, bars: int, bpm: float | None 
         audio, tokens, score, first, take, choice = _loop_from_tokens(model, prompt, start_f, grid, bars, plan.cond,
                                                                       plan.null, plan.settings, plan.generator,
                                                                       progress)
+        bar_f = choice.pop("bar_frames")  # bars as played (warped loops: at the take's tempo)
         loops.append(Loop(audio, model.sample_rate, grid.bpm, bars, grid.meter, tokens, score, first, plan.source,
                           plan.text, estimate_key(audio, model.sample_rate), {"variation": i, **choice}, take))
-        # the next one continues from this loop's last whole bars (which end on a bar line), bars as played
-        bar_f = choice.pop("bar_frames")
+        # the next one continues from this loop's last whole bars (which end on a bar line)
         keep_bars = max(1, min(bars, int(_window_frames(model) // 2 // bar_f)))
         keep = min(tokens.shape[-1], int(round(keep_bars * bar_f)))
         prompt, start_f = tokens[None, :, tokens.shape[-1] - keep:].to(model.device), keep
