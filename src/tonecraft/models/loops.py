@@ -8,7 +8,9 @@ How (docs/LOOPS.md says why):
 1. Take: generate `preroll_bars` + N bars (less the last bar) on the bar grid; `takes` of them side by side,
    keeping the one whose measured tempo is nearest the asked bpm. The default model's beat grid
    puts a downbeat at frame 0; other models get the tempo from the prompt ("90 bpm" is appended when --bpm
-   is given) and the first downbeat is estimated from the audio.
+   is given) and the first downbeat is estimated from the audio. Warp: a take that keeps a steady tempo a few
+   percent off the asked one is cut in whole bars as played and time-stretched to the asked length at the end
+   (`time_stretch.cyclic_stretch`), so its seam falls on the music's own bar line.
 2. Ending seen by the model (token wrap-around): the last bar is sampled `candidates` times (one batch)
    after the take; each candidate is followed by the loop's own first tokens (continuation from the loop
    start: s_f.. after e_f) and the LM scores those start tokens. The ending under which the LM finds the
