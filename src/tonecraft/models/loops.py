@@ -305,9 +305,9 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
     or None)."""
     loop_f, ending = _loop_frames(model, grid, bars)
     asked_length = grid.samples(bars, model.sample_rate)
-    head, take_info = _best_take(model, cond, null, tokens, start_f, start_f + loop_f - ending, grid, settings,
-                                 generator, progress)
-    played = _warp_grid(model, head, start_f, grid, settings, take_info)
+    head, take_info, take_audio = _best_take(model, cond, null, tokens, start_f, start_f + loop_f - ending, grid,
+                                             settings, generator, progress)
+    played = _warp_grid(model, head, take_audio, start_f, grid, settings, take_info)
     if played is not grid:  # whole bars at the tempo the music has; stretched to the asked length below
         grid = played
         loop_f, ending = _loop_frames(model, grid, bars)
@@ -343,13 +343,16 @@ def _loop_from_tokens(model, tokens, start_f: int, grid: BarGrid, bars: int, con
     return audio, loop_tokens.cpu(), float(scores[best]), float(scores[0]), take, info
 
 
-def _warp_grid(model, head, start_f: int, grid: BarGrid, settings: LoopSettings, take_info: dict) -> BarGrid:
+def _warp_grid(model, head, audio, start_f: int, grid: BarGrid, settings: LoopSettings,
+               take_info: dict) -> BarGrid:
     """The bar grid the take plays: at its measured tempo when `settings.warp`, the take keeps that tempo
     (`steady_tempo`) and it is within `settings.max_warp` of the asked one (and off by more than the estimate's
-    own 0.3 %); else `grid`."""
+    own 0.3 %); else `grid`. `audio`: the take decoded from start_f when `_best_take` already did, else None."""
     if not settings.warp or settings.max_warp <= 0:
         return grid
-    played = steady_tempo(model.generate_audio(head[..., start_f:])[0].cpu(), model.sample_rate, grid.bpm)
+    if audio is None:
+        audio = model.generate_audio(head[..., start_f:])[0].cpu()
+    played = steady_tempo(audio, model.sample_rate, grid.bpm)
     take_info["played_bpm"] = round(played, 2) if played > 0 else None  # None: no steady tempo to read
     if played <= 0 or not 0.003 < abs(math.log(played / grid.bpm)) <= math.log1p(settings.max_warp):
         return grid
@@ -368,14 +371,15 @@ def steady_tempo(audio: torch.Tensor, sample_rate: int, prior_bpm: float, spread
 
 
 def _best_take(model, cond, null, tokens, start_f: int, frames: int, grid: BarGrid, settings: LoopSettings,
-               generator, progress: bool) -> tuple[torch.Tensor, dict]:
-    """The take [1, K, frames] continuing tokens [1, K, Tp]. With `settings.takes` > 1, that many are sampled
-    as one batch and the one whose decoded loop part (from start_f) has the tempo nearest the grid's wins:
-    an LM follows an asked tempo only roughly, and a loop's bar grid is only right if the music keeps it."""
+               generator, progress: bool) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
+    """(the take [1, K, frames] continuing tokens [1, K, Tp], its sidecar info, its decoded loop part [C, T] or
+    None when not decoded). With `settings.takes` > 1, that many are sampled as one batch and the one whose
+    decoded loop part (from start_f) has the tempo nearest the grid's wins: an LM follows an asked tempo only
+    roughly, and a loop's bar grid is only right if the music keeps it."""
     n = settings.takes
     bar_f = _bar_frames(grid, model.frame_rate)
     if n == 1 or (tokens is not None and tokens.shape[-1] >= frames):  # nothing left to sample
-        return _generate(model, lambda _offset: (cond, null), tokens, frames, generator, progress, bar_f), {}
+        return _generate(model, lambda _offset: (cond, null), tokens, frames, generator, progress, bar_f), {}, None
     batch = (_repeat(cond, n), _repeat(null, n))
     heads = _generate(model, lambda _offset: batch, tokens.expand(n, -1, -1).contiguous(), frames, generator,
                       progress, bar_f)
@@ -383,7 +387,7 @@ def _best_take(model, cond, null, tokens, start_f: int, frames: int, grid: BarGr
     tempi = [estimate_tempo(a, model.sample_rate, prior_bpm=grid.bpm) for a in audio]
     misses = [abs(math.log(t / grid.bpm)) if t > 0 else math.inf for t in tempi]
     best = min(range(n), key=lambda i: misses[i])
-    return heads[best:best + 1], {"take": best, "take_tempi": [round(t, 2) for t in tempi]}
+    return heads[best:best + 1], {"take": best, "take_tempi": [round(t, 2) for t in tempi]}, audio[best]
 
 
 def _choice_info(choice: EndingChoice) -> dict:
