@@ -116,6 +116,27 @@ def test_dataset_over_cache(tmp_path):
     assert torch.equal(clone[(0, 1)][0], ds[(0, 1)][0])
 
 
+def test_manifest_weights_are_cached_and_drawn_on(tmp_path):
+    """A weight-4 clip among three of weight 1 (none) is drawn ~4/7 of the time with sample_on_weight, 1/4 without,
+    and the weight survives a shard merge."""
+    metas = [_write(tmp_path / f"{i}.wav", 0.3, seed=i) for i in range(4)]
+    metas[2] = AudioMeta(metas[2].path, 0.3, 8000, 1, weight=4.0)
+    parts = [build_token_cache(shard(metas, f"{k}/2"), FrameCodec(), tmp_path / f"s{k}")[0] for k in range(2)]
+    cache = TokenCache(merge_token_caches(tmp_path / "merged", parts))
+    assert [it.get("weight") for it in cache.items] == [None, None, 4.0, None]
+    heavy = metas[2].path
+
+    def share(**kw):
+        ds = TokenDataset(cache, segment_duration=0.1, num_samples=2000, **kw)
+        return sum(ds[(0, i)][1].path == heavy for i in range(2000)) / 2000
+
+    assert abs(share(sample_on_weight=True) - 4 / 7) < 0.04
+    assert abs(share() - 1 / 4) < 0.04
+    zero = [AudioMeta(m.path, 0.3, 8000, 1, weight=0.0) for m in metas[:2]]
+    with pytest.raises(ManifestError, match="weight 0"):
+        TokenDataset(build_token_cache(zero, FrameCodec(), tmp_path / "z")[0], 0.1, sample_on_weight=True)
+
+
 def test_shards_merged_in_order_equal_one_cache(tmp_path):
     metas = [_write(tmp_path / f"{i}.wav", 0.2 + 0.1 * i, seed=i) for i in range(5)]
     whole, _ = build_token_cache(metas, FrameCodec(), tmp_path / "whole")

@@ -18,6 +18,9 @@ def add_sfx_arguments(sub) -> None:
     p.add_argument("--packages", default=None,
                    help=f"comma-separated Debian packages, '' for none (default: {','.join(DEFAULT_PACKAGES)})")
     p.add_argument("--synth-hours", type=float, default=3.0, help="hours of procedural clips (default 3)")
+    p.add_argument("--synth-kinds", default=None,
+                   help="comma-separated procedural kinds to draw from (default: all), e.g. laser,jump,powerup "
+                        "for an extra corpus of pitch sweeps; the hours count clips at 3 s each")
     p.add_argument("--workers", type=int, default=1, help="parallel render processes (default 1)")
     p.add_argument("--cache", type=Path, default=None,
                    help="where unpacked package audio is kept (default OUT/cache; share it between corpora)")
@@ -34,7 +37,8 @@ def run_sfx(args: argparse.Namespace) -> int:
 
     pkgs = DEFAULT_PACKAGES if args.packages is None else tuple(
         x.strip() for x in args.packages.split(",") if x.strip())
-    cfg = SfxCorpusConfig(out=args.out, seed=args.seed, packages=pkgs, synth_hours=args.synth_hours,
+    kinds = None if args.synth_kinds is None else tuple(x.strip() for x in args.synth_kinds.split(",") if x.strip())
+    cfg = SfxCorpusConfig(out=args.out, seed=args.seed, packages=pkgs, synth_hours=args.synth_hours, synth_kinds=kinds,
                           workers=args.workers, cache=args.cache, max_clip_s=args.max_clip_seconds,
                           valid_fraction=args.valid_fraction, test_fraction=args.test_fraction,
                           audio_format=args.audio_format, progress=not args.no_progress)

@@ -5,7 +5,7 @@ On-disk layout of a cache folder:
     codes.bin    int16, frame-major [total_frames, K] (one row per codec frame)
     index.json   {"format": "tonecraft-token-cache", "version": 1, "num_codebooks": K,
                   "cardinality": card, "frame_rate": fps, "sample_rate": sr, "channels": C,
-                  "total_frames": N, "items": [{"path", "offset", "frames", "duration", "info"}]}
+                  "total_frames": N, "items": [{"path", "offset", "frames", "duration", "info"[, "weight"]}]}
 
 Both files are written to temporaries and moved into place (index last), so a cache either exists
 complete or not at all. `TokenDataset` samples random crops with the same seeding rule as
@@ -144,8 +144,11 @@ def build_token_cache(metas: Sequence[AudioMeta], codec, out_dir: str | os.PathL
             except ManifestError as exc:
                 failures.append(IndexFailure(meta.path, f"metadata ignored: {exc}"))
                 info = {}
-            items.append({"path": meta.path, "offset": offset, "frames": int(codes.shape[-1]),
-                          "duration": duration, "info": info})
+            item = {"path": meta.path, "offset": offset, "frames": int(codes.shape[-1]),
+                    "duration": duration, "info": info}
+            if meta.weight is not None:  # the manifest's sampling weight, for TokenDataset(sample_on_weight)
+                item["weight"] = float(meta.weight)
+            items.append(item)
             offset += int(codes.shape[-1])
     index = {"format": FORMAT, "version": VERSION, **props, "codec": codec_name, "total_frames": offset,
              "silence_codes": silence_codes, "tail_silence": tail_silence, "items": items}
@@ -257,7 +260,8 @@ class TokenDataset(torch.utils.data.Dataset):
 
     def __init__(self, cache: TokenCache | str | os.PathLike, segment_duration: float,
                  num_samples: int | None = None, shuffle: bool = True, shuffle_seed: int = 0,
-                 min_segment_ratio: float = 0.5, sample_on_duration: bool = False, pad_token: int = 0,
+                 min_segment_ratio: float = 0.5, sample_on_duration: bool = False,
+                 sample_on_weight: bool = False, pad_token: int = 0,
                  text_augment: TextAugment | None = None, items: Sequence[int] | None = None,
                  pad_with_silence: bool = False, caption_variant_p: float = 0.0,
                  caption_variant_style: str = "music"):
@@ -284,12 +288,24 @@ class TokenDataset(torch.utils.data.Dataset):
         self.caption_variant = CAPTION_VARIANTS[caption_variant_style]
         self.epoch = 0
         self.sample_probs = None
-        if sample_on_duration:
-            w = torch.tensor([float(self.cache.items[i]["frames"]) for i in self.item_ids], dtype=torch.float64)
+        if sample_on_duration or sample_on_weight:
+            w = torch.tensor([self._sampling_weight(i, sample_on_duration, sample_on_weight) for i in self.item_ids],
+                             dtype=torch.float64)
+            if not (w > 0).any():
+                raise ManifestError(f"{self.cache.path}: every item has sampling weight 0")
             self.sample_probs = w / w.sum()
 
     def __len__(self) -> int:
         return self.num_samples
+
+    def _sampling_weight(self, i: int, on_duration: bool, on_weight: bool) -> float:
+        """An item's draw weight: its frames and/or the manifest's `weight` it was cached with (1 when none),
+        the same rule as AudioDataset's; a weight lets a rare kind of sound be seen more often (issue 15)."""
+        item = self.cache.items[i]
+        w = float(item["frames"]) if on_duration else 1.0
+        if on_weight and item.get("weight") is not None:
+            w *= float(item["weight"])
+        return w
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -53,6 +53,7 @@ class LMDataConfig:
     shuffle_seed: int = 0
     min_segment_ratio: float = 0.8
     sample_on_duration: bool = False
+    sample_on_weight: bool = False  # draw items by the manifest `weight` the cache was built with
     merge_text_p: float = 0.0
     drop_desc_p: float = 0.0
     drop_other_p: float = 0.0
@@ -221,7 +222,8 @@ class LMTrainer(Trainer):
             train_items, valid_items = probe.split(d.valid_fraction, d.split_seed)
         self.train_set = TokenDataset(cache, d.segment_duration, num_samples=d.num_samples, shuffle=True,
                                       shuffle_seed=d.shuffle_seed, min_segment_ratio=d.min_segment_ratio,
-                                      sample_on_duration=d.sample_on_duration, pad_token=pad,
+                                      sample_on_duration=d.sample_on_duration,
+                                      sample_on_weight=d.sample_on_weight, pad_token=pad,
                                       text_augment=aug, items=train_items, pad_with_silence=d.pad_with_silence,
                                       caption_variant_p=d.caption_variant_p,
                                       caption_variant_style=d.caption_variant_style)

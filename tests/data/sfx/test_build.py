@@ -122,3 +122,18 @@ def test_cli(tmp_path, capsys):
     assert rc in (0, None)
     out = capsys.readouterr().out
     assert "4 clips" in out and "procedural" in out
+
+
+def test_synth_kinds_draws_only_those_kinds(built, tmp_path):
+    """A focused extra corpus (issue 15): every procedural clip is one of the kinds asked for, both appear, the
+    setting is part of the corpus identity, and an unknown kind is a clear error."""
+    base, _ = built
+    cfg = _cfg(tmp_path / "k", base / "cache", packages=(), synth_hours=12 * 3.0 / 3600, synth_kinds=("laser", "jump"))
+    build_sfx_corpus(cfg, log=lambda m: None)
+    kinds = [json.loads(p.read_text())["source"]["generator"] for p in (tmp_path / "k" / "audio").rglob("*.json")]
+    assert len(kinds) == 12 and set(kinds) == {"laser", "jump"}
+    with pytest.raises(ConfigError, match="synth_kinds was"):
+        build_sfx_corpus(_cfg(tmp_path / "k", base / "cache", packages=(), synth_hours=12 * 3.0 / 3600),
+                         log=lambda m: None)
+    with pytest.raises(ConfigError, match="unknown kind.*lazer"):
+        _cfg(tmp_path / "x", base / "cache", synth_kinds=("lazer",)).validate()

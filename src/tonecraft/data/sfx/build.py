@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import re
 import resource
 import sys
@@ -27,7 +28,7 @@ from . import caption_rules
 from .captions import Caption, caption_for
 from .dsp import SAMPLE_RATE, to_pcm16
 from .packages import DEFAULT_PACKAGES, PackageError, fetch_package
-from .procedural import make_clip
+from .procedural import KIND_ORDER, KINDS, make_clip
 from .recorded import ClipRules, DecodeError, clips_from_audio, decode
 
 PLAN_VERSION = 1
@@ -42,6 +43,8 @@ class SfxCorpusConfig:
     seed: int = 0
     packages: tuple[str, ...] = DEFAULT_PACKAGES
     synth_hours: float = 3.0
+    # only these procedural kinds (e.g. a focused extra corpus of pitch sweeps: laser,jump,powerup); None: all kinds
+    synth_kinds: tuple[str, ...] | None = None
     workers: int = 1
     cache: Path | None = None  # default OUT/cache
     max_clip_s: float = 10.0
@@ -64,6 +67,10 @@ class SfxCorpusConfig:
             raise ConfigError("valid and test fractions must be within [0, 1) and leave something for training")
         if self.audio_format not in AUDIO_FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(AUDIO_FORMATS)}")
+        unknown = sorted(set(self.synth_kinds or ()) - set(KINDS))
+        if unknown or self.synth_kinds == ():
+            raise ConfigError(f"--synth-kinds: unknown kind(s) {', '.join(unknown) or '(none given)'}; "
+                              f"choose from {', '.join(KIND_ORDER)}")
         if not self.packages and self.synth_hours == 0:
             raise ConfigError("nothing to build: no --packages and --synth-hours 0")
 
@@ -76,7 +83,8 @@ class SfxCorpusConfig:
         return {"plan_version": PLAN_VERSION, "seed": self.seed, "sample_rate": SAMPLE_RATE,
                 "max_clip_s": self.max_clip_s, "min_clip_s": self.min_clip_s, "format": self.audio_format,
                 "valid_fraction": self.valid_fraction, "test_fraction": self.test_fraction,
-                "caption_rules_sha1": table[:12]}
+                "caption_rules_sha1": table[:12],
+                **({"synth_kinds": list(self.synth_kinds)} if self.synth_kinds else {})}
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class Unit:
     caption: str = ""
     category: str = ""
     clip_seed: int = 0
+    synth_kind: str = ""  # "" : drawn from the seed among all kinds
 
     def rel_dir(self) -> str:
         if self.kind == "real":
@@ -118,11 +127,13 @@ def clip_seed(seed: int, index: int) -> int:
 
 def synth_units(cfg: SfxCorpusConfig) -> list[Unit]:
     n = math.ceil(cfg.synth_hours * 3600.0 / SYNTH_MEAN_S)
+    kinds = sorted(cfg.synth_kinds or ())
     units = []
     for i in range(n):
         s = clip_seed(cfg.seed, i)
+        kind = kinds[random.Random(s).randrange(len(kinds))] if kinds else ""
         units.append(Unit(f"s/{i:07d}", "synth", split_of(f"synth/{s}", cfg.valid_fraction, cfg.test_fraction),
-                          f"{i:07d}", clip_seed=s))
+                          f"{i:07d}", clip_seed=s, synth_kind=kind))
     return units
 
 
@@ -180,7 +191,7 @@ def render_unit(u: Unit, out: str, cache: str, seed: int, fmt: str, rules: ClipR
     res = {"key": u.key, "kind": u.kind, "package": u.package, "path": u.path, "status": "ok", "entries": []}
     try:
         if u.kind == "synth":
-            c = make_clip(u.clip_seed)
+            c = make_clip(u.clip_seed, u.synth_kind or None)
             rel = f"{u.rel_dir()}/{u.name}{ext}"
             dur = len(c["audio"]) / SAMPLE_RATE
             meta = {"description": c["caption"], "category": c["category"], "keywords": [c["category"], c["kind"]],
@@ -250,9 +261,9 @@ def _check_identity(out: Path, ident: dict, cfg: SfxCorpusConfig) -> None:
         except (OSError, json.JSONDecodeError):
             prev = None
         if prev is not None:
-            diff = [k for k in ident if prev.get(k) != ident[k]]
+            diff = [k for k in {**prev, **ident} if prev.get(k) != ident.get(k)]
             if diff:
-                was = ", ".join(f"{k} was {prev.get(k)!r}, now {ident[k]!r}" for k in diff)
+                was = ", ".join(f"{k} was {prev.get(k)!r}, now {ident.get(k)!r}" for k in diff)
                 raise ConfigError(f"{out} holds a corpus built with other settings ({was}); "
                                   "use the same settings to resume, or a new --out folder")
     atomic_write_json(path, {"identity": ident, "packages": list(cfg.packages), "synth_hours": cfg.synth_hours,
