@@ -36,6 +36,8 @@ def test_every_part_on_a_tiny_model(setup):
     assert codec["n_clips"] == 4 and codec["sample_rate"] == 16_000 and codec["codec"]["n_q"] == 2
     assert "opus_6kbps" in codec or "opus_skipped" in codec
     assert list(codec["by_source"]) == ["procedural"] and codec["by_source"]["procedural"]["n"] == 4
+    shift = codec["shift_agreement"]["procedural"]
+    assert shift["n_clips"] == 4 and len(shift["per_codebook"]) == 2 and shift["shift"] == 16
     assert res["ce"]["n_clips"] == 4 and res["ce"]["ce_null"] > 0
     ceiling = res["probe"]["real"]["ceiling"]
     assert ceiling["n"] == 12 and set(ceiling["classes"]) == {"impact", "weather"}
@@ -56,6 +58,7 @@ def test_every_part_on_a_tiny_model(setup):
                     "Length-appropriateness", "Speed"):
         assert heading in md, heading
     assert "| impact |" in md and "generated from held-out captions" in md and "procedural clips only (4)" in md
+    assert "Tokens kept when the procedural clips are delayed 16 samples" in md
 
 
 def test_codec_and_probe_ceiling_without_a_model(setup):

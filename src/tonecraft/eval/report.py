@@ -153,6 +153,10 @@ def format_sfx_markdown(res: dict) -> str:
                        f"| {_f(v['msspec']['mean'], '{:.3f}')} |")
         if "opus_skipped" in c:
             out.append(f"\nOpus skipped: {c['opus_skipped']}")
+        for kind, v in c.get("shift_agreement", {}).items():
+            per = ", ".join(f"{x:.2f}" for x in v["per_codebook"])
+            out.append(f"\nTokens kept when the {kind} clips are delayed {v['shift']} samples ({v['n_frames']} active "
+                       f"frames of {v['n_clips']} clips), per codebook: {per}")
         out.append("")
     ce = res.get("ce")
     if ce and ce.get("n_clips"):

@@ -1,7 +1,8 @@
 """The measured quality of a sound-effects codec + LM on the SFX corpus (issue 15, "Measured").
 
 Parts (`SfxEvalConfig.parts`), each on held-out clips (never trained on):
-1. `codec`: SI-SNR / mel distance of the codec round trip next to Opus at 6 kbps on the same clips (16 kHz);
+1. `codec`: SI-SNR / mel distance of the codec round trip next to Opus at 6 kbps on the same clips (16 kHz), and
+   the tokens' shift agreement (`token_stability`: same tokens for the clip a millisecond later?);
 2. `ce`: teacher-forced cross-entropy of the LM on the held-out clips with their captions vs the empty
    prompt (`lm_ce`, the trainer's validation);
 3. `probe`: the category probe (`sfx_probe`) trained on real held-out clips through the codec (its
@@ -29,6 +30,7 @@ from ..errors import ConfigError
 from . import classifier as clf
 from .envelope import compare, summarize_by_category
 from .glide import pitch_glide
+from .token_stability import shift_agreement
 from .labels import Clip
 from .sfx_prompts import load_sfx_prompts, prompt_summary
 from .sfx_probe import SAMPLE_RATE, category, clip_features, load_sfx_clips, source_group, stratified, \
@@ -219,6 +221,11 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
         res["codec"]["by_source"] = {kind: evaluate_codec(codec, sub, (), sample_rate=SAMPLE_RATE)["codec"]
                                      for kind in ("debian", "procedural")
                                      if (sub := [c for c in clips if _source_kind(c) == kind])}
+        # does the same sound, a millisecond later, give the same tokens? (token_stability: an LM can only learn
+        # a tonal sound whose tokens follow the sound, not its phase)
+        res["codec"]["shift_agreement"] = {kind: shift_agreement(codec, [
+            load_audio(c.path, sample_rate=codec.sample_rate, channels=1)[0][0].numpy() for c in sub])
+            for kind in ("debian", "procedural") if (sub := [c for c in clips if _source_kind(c) == kind])}
         res["codec"]["seconds"] = time.perf_counter() - t0
 
     if "ce" in cfg.parts and model is not None:
