@@ -6,7 +6,9 @@ Per step, on random audio segments x:
 2. discriminator update (every `adversarial.every` steps): hinge loss of the MS-STFT discriminator on
    [x, y.detach()]
 3. generator losses l1 (waveform), msspec (multi-scale mel), adv (hinge), feat (feature matching),
-   combined by the gradient balancer on y; the commitment penalty is back-propagated outside it.
+   combined by the gradient balancer on y; the commitment penalty is back-propagated outside it, and so is the
+   optional shift consistency (`losses.shift_consistency`, `shift_consistency.py`: the encoder's latents of x
+   and of x delayed by less than a frame should match, so that tokens follow the sound and not its phase).
 4. (multi-process) RVQ statistics averaged over ranks so every replica holds the same codebooks.
 Validation: SI-SNR (dB) and log-mel distance of the reconstruction, plus l1.
 """
@@ -26,6 +28,7 @@ from ..data.manifest import read_manifest
 from ..errors import CheckpointError, ConfigError
 from . import distributed
 from .balancer import Balancer
+from .shift_consistency import shift_consistency_loss, shift_for_step
 from .discriminator import (DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
                             feature_matching_loss, generator_hinge_loss)
 from .losses import MelDistance, MultiScaleMelLoss, si_snr
@@ -67,6 +70,7 @@ class CodecLossConfig:
     l1: float = 0.1
     msspec: float = 2.0
     commitment: float = 1.0  # outside the balancer
+    shift_consistency: float = 0.0  # outside the balancer too (shift_consistency.py); 0: off
     balance_grads: bool = True
     total_norm: float = 1.0
     balancer_ema_decay: float = 0.999
@@ -249,6 +253,12 @@ class CodecTrainer(Trainer):
         if penalty.requires_grad and L.commitment > 0:
             tensors.append(penalty)
             grads.append(torch.full_like(penalty, L.commitment))
+        if L.shift_consistency > 0:
+            sc = shift_consistency_loss(self.codec, x, shift_for_step(self.step, self.codec.hop_length,
+                                                                        self.cfg.data.shuffle_seed))
+            tensors.append(sc)
+            grads.append(torch.full_like(sc, L.shift_consistency))
+            metrics["shift_consistency"] = float(sc)
         torch.autograd.backward(tensors, [self._scaled(g) for g in grads])  # one backward (DDP)
         self.scaler.unscale_(opt)
         if self.cfg.optim.max_norm > 0:
