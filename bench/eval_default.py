@@ -45,8 +45,8 @@ def main(argv=None) -> int:
     p.add_argument("--opus-kbps", type=float, nargs="+", default=[6.0])
     p.add_argument("--codec-seconds", type=float, default=None, help="crop for the codec comparison")
     p.add_argument("--time-budget-min", type=float, default=None, help="stop generating after this many minutes")
-    p.add_argument("--top-k", type=int, default=250)
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=None, help="default: the model's")
+    p.add_argument("--temperature", type=float, default=None, help="default: the model's")
     p.add_argument("--cfg-coef", type=float, default=None)
     p.add_argument("--save-audio", default=None, help="folder for the generated clips")
     p.add_argument("--probe-domain", choices=["auto", "codec", "raw"], default="auto",

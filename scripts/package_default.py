@@ -46,6 +46,8 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", default=None, help="default: the model's folder under src/tonecraft/assets")
     p.add_argument("--fp32", action="store_true", help="keep float32 weights")
     p.add_argument("--cfg-coef", type=float, default=3.0, help="default guidance scale stored in the config")
+    p.add_argument("--temperature", type=float, default=1.0, help="default sampling temperature stored in the config")
+    p.add_argument("--top-k", type=int, default=250, help="default top-k stored in the config")
     p.add_argument("--max-duration", type=float, default=None,
                    help="longest single window in seconds (default: the export's, else 30)")
     args = p.parse_args(argv)
@@ -58,6 +60,7 @@ def main(argv=None) -> int:
     (out / "codec").mkdir(parents=True, exist_ok=True)
     # where the codec came from, relative to the training data folder (no machine paths in a shipped file)
     config.update(name=shipped.name, codec="codec", cfg_coef=args.cfg_coef,
+                  temperature=args.temperature, top_k=args.top_k,
                   trained_codec="/".join(codec_dir.resolve().parts[-3:]), family=shipped.family)
     if args.max_duration is not None:
         config["max_duration"] = args.max_duration

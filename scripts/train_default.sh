@@ -68,7 +68,7 @@ run_capped "${LM_TEMPO_MINUTES:-}" $PY -m torch.distributed.run --standalone --n
 $TC train export "$LM_TEMPO_RUN" -o "$LM_TEMPO_RUN/export"
 
 # 6. package + measure
-$PY scripts/package_default.py --lm "$LM_TEMPO_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF"
+$PY scripts/package_default.py --lm "$LM_TEMPO_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF" --temperature 0.7 --top-k 100
 $PY scripts/eval_default_metrics.py --model "$OUT" --test-manifest "$CORPUS/test.jsonl" --test-cache "$TOKENS/test" \
   -o "$DATA/runs/default_metrics.json"
 echo "default model written to $OUT (metrics: $DATA/runs/default_metrics.json); update $OUT/MODEL_CARD.md"

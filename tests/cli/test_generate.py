@@ -57,6 +57,24 @@ def test_single_file_and_options(model_dir, tmp_path):
     assert greedy.read_bytes() == again.read_bytes()
 
 
+def test_sampling_defaults_come_from_the_model(tmp_path):
+    """Without --temperature / --top-k the model's own defaults apply: a checkpoint that says temperature 0
+    decodes greedily whatever the seed; --temperature on the command line wins."""
+    import json
+
+    from tonecraft.eval.tiny import save_tiny_random_model
+
+    d = save_tiny_random_model(tmp_path / "m", seed=0, sample_rate=16000)
+    (d / "config.json").write_text(json.dumps(json.loads((d / "config.json").read_text()) | {"temperature": 0.0}))
+    outs = {}
+    for name, extra in {"s1": ["--seed", "1"], "s2": ["--seed", "2"], "t1": ["--seed", "1", "--temperature", "1"],
+                        "t2": ["--seed", "2", "--temperature", "1"]}.items():
+        assert _run(str(d), tmp_path / f"{name}.wav", *extra) == 0
+        outs[name] = sf.read(tmp_path / f"{name}.wav")[0]  # the samples (the file's metadata holds the seed)
+    assert (outs["s1"] == outs["s2"]).all()
+    assert not (outs["t1"] == outs["t2"]).all()
+
+
 def test_unconditional(model_dir, tmp_path):
     out = tmp_path / "u.wav"
     assert main(["generate", "--model", model_dir, "--duration", "0.1", "-o", str(out), "-q", "--seed", "0"]) == 0

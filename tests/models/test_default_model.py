@@ -43,6 +43,8 @@ def test_assets_are_small_and_complete():
 def test_loads_and_generates_one_second(model):
     assert model.name == "tonecraft-default" and model.sample_rate == 32000 and model.frame_rate == 50
     assert model.lm.cfg.n_q == 4 and model.lm.cfg.cross_attention
+    # the sampling defaults its probe chose (MODEL_CARD: temperature / top-k table) travel in its config
+    assert (model.params.temperature, model.params.top_k, model.params.cfg_coef) == (0.7, 100, 3.0)
     model.set_generation_params(duration=1.0)
     wav = model.generate(["upbeat irish reel on fiddle", "slow sad waltz on cello"], seed=0)
     assert wav.shape == (2, 1, 32000)

@@ -31,6 +31,7 @@ def test_health_models_and_page(make_client):
     [m] = c.get("/v1/models").json()["models"]
     assert m["name"] == "tiny" and m["kind"] == "music" and m["sample_rate"] == 1600
     assert m["capabilities"] == {"melody": False, "continuation": True, "stereo": False}
+    assert m["defaults"] == {"top_k": 250, "temperature": 1.0, "cfg": 3.0}  # what a job that omits them uses
     page = c.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert c.get("/openapi.json").json()["paths"]["/v1/jobs"]

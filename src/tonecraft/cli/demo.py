@@ -109,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=args.device)
     tune_cpu_threads(model)
     t_load = time.perf_counter() - t0
-    model.set_generation_params(duration=args.duration,
-                                cfg_coef=args.cfg if args.cfg is not None else model.params.cfg_coef)
+    model.set_generation_params(duration=args.duration, cfg_coef=args.cfg)  # None: the model's
     t1 = time.perf_counter()
     with torch.inference_mode():
         wav = model.generate([args.prompt], seed=args.seed)

@@ -51,12 +51,14 @@ def add_arguments(p: argparse.ArgumentParser, default_model: str | None = None) 
     p.add_argument("--drop-prompt", action="store_true",
                    help="with --continue: write only the new part (default: the prompt re-decoded + continuation)")
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible output")
-    p.add_argument("--top-k", type=int, default=GenerationParams.top_k,
-                   help="sample among the k most likely tokens (0: off)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help=f"sample among the k most likely tokens (0: off; default: the model's, "
+                        f"{GenerationParams.top_k} for the official ones)")
     p.add_argument("--top-p", type=float, default=GenerationParams.top_p,
                    help="nucleus sampling mass (0: off; wins over top-k)")
-    p.add_argument("--temperature", type=float, default=GenerationParams.temperature,
-                   help="softmax temperature (0: greedy)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"softmax temperature (0: greedy; default: the model's, {GenerationParams.temperature:g} "
+                        f"for the official ones)")
     p.add_argument("--cfg", type=float, default=None,
                    help=f"classifier-free guidance scale (default: the model's, {GenerationParams.cfg_coef:g})")
     p.add_argument("--extend-stride", type=float, default=None,
@@ -243,14 +245,16 @@ def run(args: argparse.Namespace) -> int:
     if args.melody:
         _check_melody_model(model_name)
 
-    def params(duration: float, cfg_coef: float, max_duration: float, stride: float) -> GenerationParams:
-        return GenerationParams(duration=duration, top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
-                                cfg_coef=cfg_coef, use_sampling=args.temperature > 0,
-                                extend_stride=stride).validate(max_duration)
+    def sampling(defaults: GenerationParams) -> dict:
+        """The sampling options given on the command line, the others from `defaults` (the model's)."""
+        temperature = args.temperature if args.temperature is not None else defaults.temperature
+        return dict(top_k=args.top_k if args.top_k is not None else defaults.top_k, top_p=args.top_p,
+                    temperature=temperature, cfg_coef=args.cfg if args.cfg is not None else defaults.cfg_coef,
+                    use_sampling=temperature > 0)
 
     # Reject bad values (and unreadable reference audio) before the (slow) model load.
-    params(args.duration if args.duration is not None else 1.0,
-           args.cfg if args.cfg is not None else GenerationParams.cfg_coef, float("inf"), 1.0)
+    GenerationParams(duration=args.duration if args.duration is not None else 1.0, extend_stride=1.0,
+                     **sampling(GenerationParams())).validate(float("inf"))
     melody = audio.load_audio(args.melody) if args.melody else None
     prompt = audio.load_audio(args.continue_from) if args.continue_from else None
     device = _device(args.device)
@@ -275,8 +279,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output != "-":
         audio.check_write_rate(paths[0], model.sample_rate)  # e.g. .opus cannot hold 32 kHz
     stride = args.extend_stride if args.extend_stride is not None else defaults.params.extend_stride
-    model.set_generation_params(**vars(params(duration, args.cfg if args.cfg is not None else model.params.cfg_coef,
-                                              model.max_duration, stride)))
+    model.set_generation_params(duration=duration, extend_stride=stride, **sampling(model.model_params))
     text = args.prompt or None
     progress = not args.quiet and sys.stderr.isatty()
     kw = dict(progress=progress, seed=args.seed)

@@ -49,8 +49,8 @@ class EvalConfig:
     opus_kbps: list[float] = field(default_factory=lambda: [6.0])
     codec_seconds: float | None = None  # crop of the clips for the codec comparison (None: whole clip)
     time_budget_s: float | None = None  # stop generating new batches after this long (reported)
-    top_k: int = 250
-    temperature: float = 1.0
+    top_k: int | None = None            # None: the checkpoint's (sampling defaults chosen by this probe)
+    temperature: float | None = None    # None: the checkpoint's
     cfg_coef: float | None = None       # None: the checkpoint's
     save_audio_dir: str | None = None   # write generated clips here (optional)
     probe_domain: str = "auto"          # "codec": real clips go through the codec before the probe; "raw"; auto:
@@ -208,9 +208,9 @@ def score_probes(probes, X, clips) -> dict:
 
 def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], list, dict]:
     """Audio for each clip's description (batches of `batch_size`, seed + batch index)."""
-    cfg_coef = cfg.cfg_coef if cfg.cfg_coef is not None else model.params.cfg_coef
     model.set_generation_params(duration=cfg.duration, top_k=cfg.top_k, temperature=cfg.temperature,
-                                cfg_coef=cfg_coef)
+                                cfg_coef=cfg.cfg_coef)  # None: the model's
+    p = model.params
     audio, done, t0 = [], [], time.perf_counter()
     stopped = None
     for b, start in enumerate(range(0, len(clips), cfg.batch_size)):
@@ -233,7 +233,7 @@ def generate_clips(model, clips, cfg: EvalConfig) -> tuple[list[np.ndarray], lis
                            model.sample_rate)
     el = time.perf_counter() - t0
     info = {"n": len(done), "seconds": el, "seconds_per_clip": el / max(len(done), 1),
-            "duration": cfg.duration, "cfg_coef": cfg_coef, "top_k": cfg.top_k, "temperature": cfg.temperature,
+            "duration": cfg.duration, "cfg_coef": p.cfg_coef, "top_k": p.top_k, "temperature": p.temperature,
             "sample_rate": model.sample_rate}
     if stopped:
         info["stopped"] = stopped

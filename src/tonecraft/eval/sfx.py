@@ -61,8 +61,8 @@ class SfxEvalConfig:
     opus_kbps: list[float] = field(default_factory=lambda: [6.0])
     batch_size: int = 8
     seed: int = 0
-    top_k: int = 250
-    temperature: float = 1.0
+    top_k: int | None = None             # None: the model's
+    temperature: float | None = None     # None: the model's
     cfg_coef: float | None = None        # None: the model's
     time_budget_s: float | None = None   # stop generating new batches after this long (reported)
     save_audio_dir: str | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Iterator
 
 import torch
@@ -24,7 +24,7 @@ from ..conditioning.base import TextConditioner
 from ..errors import CheckpointError, ConfigError
 from ..lm.model import LMModel
 from .long_form import ConditionsFn, WindowPlan, generate_frames
-from .params import MUSICGEN_DEFAULTS, FamilyDefaults, GenerationParams
+from .params import MUSICGEN_DEFAULTS, FamilyDefaults, GenerationParams, sampling_defaults
 from .prompts import check_descriptions, encode_prompt, text_conditions
 from .streaming import stream_audio
 
@@ -50,13 +50,16 @@ class GenerativeModel:
     defaults: FamilyDefaults = MUSICGEN_DEFAULTS
 
     def __init__(self, name: str, codec, lm: LMModel, conditioner: TextConditioner | None,
-                 max_duration: float | None = None, cfg_coef: float = GenerationParams.cfg_coef):
+                 max_duration: float | None = None, cfg_coef: float = GenerationParams.cfg_coef,
+                 temperature: float = GenerationParams.temperature, top_k: int = GenerationParams.top_k):
         self.name = name
         self.codec = codec
         self.lm = lm.eval()
         self.conditioner = conditioner.eval() if conditioner is not None else None
         self.max_duration = float(self.defaults.max_duration if max_duration is None else max_duration)
-        self.params = self.defaults.initial_params(self.max_duration, cfg_coef)
+        # the checkpoint's sampling defaults (tonecraft's shipped models carry ones chosen by a probe)
+        self.model_params = self.defaults.model_params(cfg_coef, temperature, top_k).validate(float("inf"))
+        self.params = self.defaults.initial_params(self.max_duration, self.model_params)
         if hasattr(codec, "eval"):
             codec.eval()
 
@@ -86,7 +89,7 @@ class GenerativeModel:
         if getattr(loaded, "chroma", None) is not None:
             raise CheckpointError(f"{loaded.name}: a melody checkpoint needs MusicGen")
         model = cls(loaded.name, loaded.codec, loaded.lm, loaded.conditioner, max_duration=loaded.max_duration,
-                    cfg_coef=loaded.cfg_coef)
+                    **sampling_defaults(loaded))
         return model.to(device) if device is not None else model
 
     # -- properties -------------------------------------------------------------------------------------------
@@ -135,18 +138,17 @@ class GenerativeModel:
 
     # -- settings ---------------------------------------------------------------------------------------------
 
-    def set_generation_params(self, duration: float | None = None, top_k: int = GenerationParams.top_k,
-                              top_p: float = GenerationParams.top_p, temperature: float = GenerationParams.temperature,
-                              cfg_coef: float = GenerationParams.cfg_coef,
-                              use_sampling: bool = GenerationParams.use_sampling,
+    def set_generation_params(self, duration: float | None = None, top_k: int | None = None,
+                              top_p: float | None = None, temperature: float | None = None,
+                              cfg_coef: float | None = None, use_sampling: bool | None = None,
                               extend_stride: float | None = None) -> None:
-        """Set all generation parameters at once (audiocraft semantics: omitted ones reset to defaults;
-        duration and extend_stride default to the family's: 30 s / 18 s for MusicGen, 10 s / 2 s for AudioGen)."""
-        family = self.defaults.params
-        params = GenerationParams(
-            duration=family.duration if duration is None else duration, use_sampling=use_sampling,
-            top_k=top_k, top_p=top_p, temperature=temperature, cfg_coef=cfg_coef,
-            extend_stride=family.extend_stride if extend_stride is None else extend_stride)
+        """Set all generation parameters at once (audiocraft semantics: omitted ones reset to defaults). The
+        defaults are the model's (`model_params`): audiocraft's (top-k 250, temperature 1, guidance 3) unless the
+        checkpoint carries its own; duration and extend_stride default to the family's: 30 s / 18 s for MusicGen,
+        10 s / 2 s for AudioGen."""
+        given = dict(duration=duration, top_k=top_k, top_p=top_p, temperature=temperature, cfg_coef=cfg_coef,
+                     use_sampling=use_sampling, extend_stride=extend_stride)
+        params = replace(self.model_params, **{k: v for k, v in given.items() if v is not None})
         self.params = params.validate(self.max_duration)
 
     def generation_params(self) -> dict:

@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..lm.generate import ConditionTensors
 from .genmodel import GenerativeModel
 from .long_form import ConditionsFn
-from .params import MUSICGEN_DEFAULTS, GenerationParams
+from .params import MUSICGEN_DEFAULTS, GenerationParams, sampling_defaults
 from .prompts import check_descriptions
 
 
@@ -35,8 +35,10 @@ class MusicGen(GenerativeModel):
     defaults = MUSICGEN_DEFAULTS
 
     def __init__(self, name: str, codec, lm, conditioner, max_duration: float | None = None,
-                 cfg_coef: float = GenerationParams.cfg_coef, chroma=None):
-        super().__init__(name, codec, lm, conditioner, max_duration=max_duration, cfg_coef=cfg_coef)
+                 cfg_coef: float = GenerationParams.cfg_coef, temperature: float = GenerationParams.temperature,
+                 top_k: int = GenerationParams.top_k, chroma=None):
+        super().__init__(name, codec, lm, conditioner, max_duration=max_duration, cfg_coef=cfg_coef,
+                         temperature=temperature, top_k=top_k)
         if chroma is not None and (lm.cfg.cross_attention or conditioner is None):
             raise ConfigError("a melody model needs an LM without cross-attention and a text conditioner")
         self.chroma = chroma.eval() if chroma is not None else None
@@ -44,7 +46,7 @@ class MusicGen(GenerativeModel):
     @classmethod
     def from_loaded(cls, loaded, device=None) -> "MusicGen":
         model = cls(loaded.name, loaded.codec, loaded.lm, loaded.conditioner, max_duration=loaded.max_duration,
-                    cfg_coef=loaded.cfg_coef, chroma=getattr(loaded, "chroma", None))
+                    chroma=getattr(loaded, "chroma", None), **sampling_defaults(loaded))
         return model.to(device) if device is not None else model
 
     # audiocraft's name for the loader

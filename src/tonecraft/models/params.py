@@ -67,9 +67,20 @@ class FamilyDefaults:
     params: GenerationParams = field(default_factory=GenerationParams)  # what set_generation_params() resets to
     cli_duration: float = 10.0  # `tonecraft generate` / `tonecraft sfx` without -d
 
-    def initial_params(self, max_duration: float, cfg_coef: float) -> GenerationParams:
+    def model_params(self, cfg_coef: float, temperature: float, top_k: int) -> GenerationParams:
+        """The family's parameters with a checkpoint's own sampling defaults (guidance, temperature, top-k):
+        what `set_generation_params()` resets omitted values to."""
+        return replace(self.params, cfg_coef=cfg_coef, temperature=temperature, top_k=top_k)
+
+    def initial_params(self, max_duration: float, model_params: GenerationParams) -> GenerationParams:
         """The parameters a freshly loaded model starts with."""
-        return replace(self.params, duration=min(self.loaded_duration, max_duration), cfg_coef=cfg_coef)
+        return replace(model_params, duration=min(self.loaded_duration, max_duration))
+
+
+def sampling_defaults(loaded) -> dict:
+    """The sampling defaults a loaded checkpoint (`pretrained.musicgen_loading.LoadedModel`) carries, as the
+    keyword arguments of the model constructors."""
+    return dict(cfg_coef=loaded.cfg_coef, temperature=loaded.temperature, top_k=loaded.top_k)
 
 
 # audiocraft/models/musicgen.py: MusicGen.__init__ sets 15 s, set_generation_params defaults to 30 s, stride 18 s.

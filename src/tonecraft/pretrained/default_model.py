@@ -124,7 +124,8 @@ def load_tonecraft_lm(directory: str | os.PathLike, *, text_encoder=None, codec=
     name = config.get("name") or directory.name
     return LoadedModel(name=name, lm=lm, codec=codec, conditioner=conditioner,
                        max_duration=float(config.get("max_duration") or 30.0),
-                       cfg_coef=float(config.get("cfg_coef") or 3.0), family=config.get("family", "musicgen"),
+                       cfg_coef=float(config.get("cfg_coef") or 3.0), temperature=float(config.get("temperature", 1.0)),
+                       top_k=int(config.get("top_k", 250)), family=config.get("family", "musicgen"),
                        source="tonecraft")
 
 

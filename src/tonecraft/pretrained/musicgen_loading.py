@@ -55,6 +55,8 @@ class LoadedModel:
     conditioner: TextConditioner | None
     max_duration: float = 30.0
     cfg_coef: float = 3.0
+    temperature: float = 1.0  # sampling defaults a checkpoint may carry (tonecraft exports: chosen by a probe)
+    top_k: int = 250
     family: str = "musicgen"  # musicgen | audiogen
     source: str = ""  # "audiocraft" | "transformers"
     chroma: object | None = None  # ChromaConditioner of a melody model (its conditions are prepended)

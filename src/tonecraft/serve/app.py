@@ -54,11 +54,14 @@ class ServeConfig:
 def model_info(name: str, model) -> dict:
     family = getattr(model, "family", "musicgen")
     on_demand = isinstance(model, OnDemandModel)
+    # what a job that omits them uses: the checkpoint's own (tonecraft's shipped models), else audiocraft's
+    sampling = getattr(model, "model_params", None) or GenerationParams()
     return {"name": name, "kind": "sfx" if family == "audiogen" else "music", "sample_rate": model.sample_rate,
             "channels": model.audio_channels, "window_s": model.max_duration,
             "capabilities": {"melody": bool(getattr(model, "is_melody", False)), "continuation": True,
                              "stereo": model.audio_channels == 2},
-            "source": "cache" if on_demand else "loaded", "loaded": not on_demand}
+            "source": "cache" if on_demand else "loaded", "loaded": not on_demand,
+            "defaults": {"top_k": sampling.top_k, "temperature": sampling.temperature, "cfg": sampling.cfg_coef}}
 
 
 def create_app(config: ServeConfig) -> FastAPI:
@@ -163,8 +166,9 @@ def create_app(config: ServeConfig) -> FastAPI:
                 raise Problem(400, f"{what} {duration:g} s is above this server's {config.max_duration:.0f} s limit")
             if round(duration * model.frame_rate) < 1:
                 raise Problem(400, f"duration {duration} s is shorter than one frame of {name}")
-            GenerationParams(duration=duration, top_k=req.top_k, top_p=req.top_p, temperature=req.temperature,
-                             cfg_coef=req.cfg, extend_stride=extend_stride(model)).validate(model.max_duration)
+            given = dict(top_k=req.top_k, temperature=req.temperature, cfg_coef=req.cfg)  # None: the model's
+            GenerationParams(duration=duration, top_p=req.top_p, extend_stride=extend_stride(model),
+                             **{k: v for k, v in given.items() if v is not None}).validate(model.max_duration)
             if req.melody is not None:
                 if not infos[name]["capabilities"]["melody"]:
                     raise Problem(400, f"{name} is not a melody model: it cannot follow a melody")

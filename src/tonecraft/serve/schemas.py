@@ -38,10 +38,12 @@ class JobRequest(BaseModel):
     model: str | None = Field(None, max_length=200, description="a name from /v1/models; default: the first")
     duration: float = Field(8.0, gt=0, allow_inf_nan=False, description="seconds (at most the server's limit)")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="omit for a random seed (returned in the job)")
-    top_k: int = Field(250, ge=0, le=100_000)
+    top_k: int | None = Field(None, ge=0, le=100_000, description="omit for the model's default")
     top_p: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
-    temperature: float = Field(1.0, ge=0, le=100, allow_inf_nan=False)
-    cfg: float = Field(3.0, ge=0, le=100, allow_inf_nan=False, description="classifier-free guidance coefficient")
+    temperature: float | None = Field(None, ge=0, le=100, allow_inf_nan=False,
+                                      description="omit for the model's default")
+    cfg: float | None = Field(None, ge=0, le=100, allow_inf_nan=False,
+                              description="classifier-free guidance coefficient; omit for the model's default")
     n: int = Field(1, ge=1, le=8, description="variants, generated as one batch")
     format: AudioFormat = Field("wav", description="default format of /audio/{k}")
     melody: str | None = Field(None, max_length=64, description="upload id: melody reference (melody models)")

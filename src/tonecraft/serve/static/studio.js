@@ -74,6 +74,14 @@ function loopChanged() {
   $("add-segment").disabled = on;
 }
 
+function applyModelDefaults() {
+  const m = state.models.find((x) => x.name === $("model").value);
+  if (!m || !m.defaults) return;
+  $("top_k").value = m.defaults.top_k;
+  $("temperature").value = m.defaults.temperature;
+  $("cfg").value = m.defaults.cfg;
+}
+
 function showExamples() {
   $("examples").replaceChildren(...EXAMPLES[currentKind() === "sfx" ? "sfx" : "music"].map((text) =>
     el("button", { type: "button", onclick: () => { $("prompt").value = text; $("prompt").focus(); } }, text)));
@@ -215,7 +223,7 @@ function describe(job) {
   if (p.segments) bits.push(`${p.segments.length} segments`);
   if (p.loop) bits.push(`loop of ${p.bars} bar${p.bars === 1 ? "" : "s"} at ${p.tempo_bpm} bpm in ${p.meter}`);
   if (p.n > 1) bits.push(`${p.n} variants`);
-  bits.push(`top-k ${p.top_k}`, `temp ${p.temperature}`, `CFG ${p.cfg}`);
+  bits.push(`top-k ${p.top_k ?? "model's"}`, `temp ${p.temperature ?? "model's"}`, `CFG ${p.cfg ?? "model's"}`);
   if (p.top_p) bits.push(`top-p ${p.top_p}`);
   if (p.watermark === false) bits.push("no watermark");
   if (p.continuation) bits.push("continued");
@@ -394,7 +402,7 @@ async function start() {
   $("random-seed").addEventListener("click", () => { $("seed").value = ""; });
   $("add-segment").addEventListener("click", () => addSegment().focus());
   $("duration").addEventListener("input", segmentsChanged);
-  $("model").addEventListener("change", () => { showExamples(); loopChanged(); });
+  $("model").addEventListener("change", () => { showExamples(); applyModelDefaults(); loopChanged(); });
   $("loop").addEventListener("change", loopChanged);
   $("more").addEventListener("click", () => loadHistory().catch((e) => say(e.message, true)));
   $("record").addEventListener("click", toggleRecording);
@@ -414,6 +422,7 @@ async function start() {
       $("model").append(el("option", { value: m.name }, modelLabel(m)));
     }
     showExamples();
+    applyModelDefaults();
     loopChanged();
     await loadHistory();
     document.body.dataset.ready = "1";
