@@ -40,7 +40,7 @@ os.replace(out + ".tmp", out)
 PY
     ;;
   v4s) resume_or "$DATA/runs/sfx_codec_v4s" model.init_from="$DATA/codecs/sfx_codec_v3t" 'model.params={}' \
-         run.steps=6000 losses.l1=0.1 losses.msspec=1.0 losses.shift_consistency=2 ;;
+         run.steps=20000 losses.l1=0.1 losses.msspec=1.0 losses.shift_consistency=2 ;;
   w32) resume_or "$DATA/runs/sfx_codec_w32" model.params.n_filters=32 model.params.name=tonecraft-sfx-codec-w32 \
          run.steps=40000 run.checkpoint_every=100 ;;
   *) echo "usage: DATA=DIR $0 manifest|v4s|w32" >&2; exit 2 ;;
