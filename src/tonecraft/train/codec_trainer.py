@@ -258,7 +258,7 @@ class CodecTrainer(Trainer):
                                                                         self.cfg.data.shuffle_seed))
             tensors.append(sc)
             grads.append(torch.full_like(sc, L.shift_consistency))
-            metrics["shift_consistency"] = float(sc)
+            metrics["shift_consistency"] = float(sc.detach())
         torch.autograd.backward(tensors, [self._scaled(g) for g in grads])  # one backward (DDP)
         self.scaler.unscale_(opt)
         if self.cfg.optim.max_norm > 0:
