@@ -51,3 +51,18 @@ def tiny_generator(cls=None, sample_rate: int = 1600, ratios=(8, 4), max_duratio
     cls = cls or MusicGen
     return cls("tiny", tiny_codec(sample_rate, ratios, seed=seed), tiny_lm(stereo=stereo, seed=seed),
                tiny_conditioner(), max_duration=max_duration)
+
+
+def tiny_export(directory, **config):
+    """A tiny random 16 kHz tonecraft-lm export (`eval.tiny`, the shipped models' layout) with `config` merged
+    into its config.json (e.g. family="audiogen", or a checkpoint's own sampling defaults)."""
+    import json
+    from pathlib import Path
+
+    from tonecraft.eval.tiny import save_tiny_random_model
+
+    directory = Path(directory)
+    save_tiny_random_model(directory, seed=0, sample_rate=16000)
+    path = directory / "config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | config))
+    return directory

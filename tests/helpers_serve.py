@@ -1,6 +1,5 @@
 """Helpers of the `tonecraft serve` tests."""
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -47,12 +46,9 @@ def start_server(model_dir, data_dir, *extra, hf_cache=None, output=None):
 def save_tiny_audiogen(directory):
     """A tiny random sound-effects model (AudioGen family, tonecraft-lm export, 16 kHz, 25 frames/s, 10 s
     window): what `tonecraft-sfx-default` is, at chance level."""
-    from tonecraft.eval.tiny import save_tiny_random_model
+    from helpers_generation import tiny_export
 
-    save_tiny_random_model(directory, seed=0, sample_rate=16000)
-    config = directory / "config.json"
-    config.write_text(json.dumps(json.loads(config.read_text()) | {"family": "audiogen"}))
-    return directory
+    return tiny_export(directory, family="audiogen")
 
 
 def put_in_hub_cache(cache, repo_id, folder, commit="c0ffee" * 6 + "c0ff", leave_out=()):

@@ -60,12 +60,9 @@ def test_single_file_and_options(model_dir, tmp_path):
 def test_sampling_defaults_come_from_the_model(tmp_path):
     """Without --temperature / --top-k the model's own defaults apply: a checkpoint that says temperature 0
     decodes greedily whatever the seed; --temperature on the command line wins."""
-    import json
+    from helpers_generation import tiny_export
 
-    from tonecraft.eval.tiny import save_tiny_random_model
-
-    d = save_tiny_random_model(tmp_path / "m", seed=0, sample_rate=16000)
-    (d / "config.json").write_text(json.dumps(json.loads((d / "config.json").read_text()) | {"temperature": 0.0}))
+    d = tiny_export(tmp_path / "m", temperature=0.0)
     outs = {}
     for name, extra in {"s1": ["--seed", "1"], "s2": ["--seed", "2"], "t1": ["--seed", "1", "--temperature", "1"],
                         "t2": ["--seed", "2", "--temperature", "1"]}.items():

@@ -9,7 +9,7 @@ from tonecraft.models.audiogen import AudioGen
 from tonecraft.models.musicgen import MusicGen
 from tonecraft.models.params import (AUDIOGEN_DEFAULTS, MUSICGEN_DEFAULTS, GenerationParams, family_defaults)
 
-from helpers_generation import tiny_generator
+from helpers_generation import tiny_export, tiny_generator
 
 
 @pytest.mark.parametrize("cls, defaults, after_load, after_reset", [
@@ -42,27 +42,15 @@ def test_cli_reads_the_family_defaults():
     generate.add_arguments(parser)
     args = parser.parse_args(["x"])
     assert (args.top_k, args.top_p, args.temperature, args.cfg) == (None, GenerationParams.top_p, None, None)
-    assert f"default: the model's, {GenerationParams.top_k}" in " ".join(parser.format_help().split())
     help_text = " ".join(parser.format_help().split())  # argparse wraps lines
+    assert f"default: the model's, {GenerationParams.top_k}" in help_text
     assert f"default: {MUSICGEN_DEFAULTS.cli_duration:g} for MusicGen, {AUDIOGEN_DEFAULTS.cli_duration:g}" in help_text
-
-
-def _export_with_sampling(directory, **sampling):
-    """A tiny tonecraft-lm export whose config carries its own sampling defaults."""
-    import json
-
-    from tonecraft.eval.tiny import save_tiny_random_model
-
-    save_tiny_random_model(directory, seed=0, sample_rate=16000)
-    config = directory / "config.json"
-    config.write_text(json.dumps(json.loads(config.read_text()) | sampling))
-    return directory
 
 
 def test_a_checkpoints_sampling_defaults_are_the_models(tmp_path):
     """A shipped model carries the temperature / top-k / guidance its probe chose: a fresh model starts with them
     and `set_generation_params` resets omitted values to them, not to audiocraft's."""
-    model = MusicGen.from_pretrained(_export_with_sampling(tmp_path / "m", temperature=0.0, top_k=7, cfg_coef=2.0))
+    model = MusicGen.from_pretrained(tiny_export(tmp_path / "m", temperature=0.0, top_k=7, cfg_coef=2.0))
     assert (model.params.temperature, model.params.top_k, model.params.cfg_coef) == (0.0, 7, 2.0)
     model.set_generation_params(duration=0.2)
     assert (model.params.temperature, model.params.top_k, model.params.cfg_coef, model.params.duration) == (
@@ -72,10 +60,10 @@ def test_a_checkpoints_sampling_defaults_are_the_models(tmp_path):
     model.set_generation_params(duration=0.2, temperature=1.0, top_k=250)
     sampled = [model.generate(["a calm piano melody"], seed=s, return_tokens=True)[1] for s in (0, 1)]
     assert not torch.equal(*sampled)
-    plain = MusicGen.from_pretrained(_export_with_sampling(tmp_path / "plain"))
+    plain = MusicGen.from_pretrained(tiny_export(tmp_path / "plain"))
     assert (plain.params.temperature, plain.params.top_k, plain.params.cfg_coef) == (1.0, 250, 3.0)
 
 
 def test_a_bad_sampling_default_in_a_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="temperature"):
-        MusicGen.from_pretrained(_export_with_sampling(tmp_path / "m", temperature=-1.0))
+        MusicGen.from_pretrained(tiny_export(tmp_path / "m", temperature=-1.0))

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from contextlib import closing
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .. import cpu_features
@@ -245,16 +246,15 @@ def run(args: argparse.Namespace) -> int:
     if args.melody:
         _check_melody_model(model_name)
 
-    def sampling(defaults: GenerationParams) -> dict:
+    def sampling(defaults: GenerationParams, **length) -> GenerationParams:
         """The sampling options given on the command line, the others from `defaults` (the model's)."""
-        temperature = args.temperature if args.temperature is not None else defaults.temperature
-        return dict(top_k=args.top_k if args.top_k is not None else defaults.top_k, top_p=args.top_p,
-                    temperature=temperature, cfg_coef=args.cfg if args.cfg is not None else defaults.cfg_coef,
-                    use_sampling=temperature > 0)
+        p = defaults.with_given(top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
+                                **length)
+        return replace(p, use_sampling=p.temperature > 0)
 
     # Reject bad values (and unreadable reference audio) before the (slow) model load.
-    GenerationParams(duration=args.duration if args.duration is not None else 1.0, extend_stride=1.0,
-                     **sampling(GenerationParams())).validate(float("inf"))
+    sampling(GenerationParams(), duration=args.duration if args.duration is not None else 1.0,
+             extend_stride=1.0).validate(float("inf"))
     melody = audio.load_audio(args.melody) if args.melody else None
     prompt = audio.load_audio(args.continue_from) if args.continue_from else None
     device = _device(args.device)
@@ -279,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output != "-":
         audio.check_write_rate(paths[0], model.sample_rate)  # e.g. .opus cannot hold 32 kHz
     stride = args.extend_stride if args.extend_stride is not None else defaults.params.extend_stride
-    model.set_generation_params(duration=duration, extend_stride=stride, **sampling(model.model_params))
+    model.set_generation_params(**asdict(sampling(model.model_params, duration=duration, extend_stride=stride)))
     text = args.prompt or None
     progress = not args.quiet and sys.stderr.isatty()
     kw = dict(progress=progress, seed=args.seed)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Iterator
 
 import torch
@@ -146,10 +146,9 @@ class GenerativeModel:
         defaults are the model's (`model_params`): audiocraft's (top-k 250, temperature 1, guidance 3) unless the
         checkpoint carries its own; duration and extend_stride default to the family's: 30 s / 18 s for MusicGen,
         10 s / 2 s for AudioGen."""
-        given = dict(duration=duration, top_k=top_k, top_p=top_p, temperature=temperature, cfg_coef=cfg_coef,
-                     use_sampling=use_sampling, extend_stride=extend_stride)
-        params = replace(self.model_params, **{k: v for k, v in given.items() if v is not None})
-        self.params = params.validate(self.max_duration)
+        self.params = self.model_params.with_given(
+            duration=duration, top_k=top_k, top_p=top_p, temperature=temperature, cfg_coef=cfg_coef,
+            use_sampling=use_sampling, extend_stride=extend_stride).validate(self.max_duration)
 
     def generation_params(self) -> dict:
         return asdict(self.params)

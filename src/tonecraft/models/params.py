@@ -27,6 +27,10 @@ class GenerationParams:
     cfg_coef: float = 3.0
     extend_stride: float = 18.0
 
+    def with_given(self, **given) -> "GenerationParams":
+        """A copy with the values that were given; None means "not given" (keep this one's)."""
+        return replace(self, **{k: v for k, v in given.items() if v is not None})
+
     def validate(self, max_duration: float) -> "GenerationParams":
         """Raise ConfigError naming the first bad value; returns self so calls chain."""
         def bad(msg: str):

@@ -166,9 +166,8 @@ def create_app(config: ServeConfig) -> FastAPI:
                 raise Problem(400, f"{what} {duration:g} s is above this server's {config.max_duration:.0f} s limit")
             if round(duration * model.frame_rate) < 1:
                 raise Problem(400, f"duration {duration} s is shorter than one frame of {name}")
-            given = dict(top_k=req.top_k, temperature=req.temperature, cfg_coef=req.cfg)  # None: the model's
-            GenerationParams(duration=duration, top_p=req.top_p, extend_stride=extend_stride(model),
-                             **{k: v for k, v in given.items() if v is not None}).validate(model.max_duration)
+            GenerationParams(duration=duration, top_p=req.top_p, extend_stride=extend_stride(model)).with_given(
+                top_k=req.top_k, temperature=req.temperature, cfg_coef=req.cfg).validate(model.max_duration)
             if req.melody is not None:
                 if not infos[name]["capabilities"]["melody"]:
                     raise Problem(400, f"{name} is not a melody model: it cannot follow a melody")

@@ -1,10 +1,11 @@
 """Shift consistency: the encoder's latents of a sound and of the same sound a little later should match.
 
 Why (issue 15): a waveform codec encodes phase. Delay a clip by a millisecond and most of its tokens change
-(`eval/token_stability.py`: 26 % of first-codebook tokens kept on lasers, 25 % on recordings), so a tonal sound's
-tokens change every frame in a way only a large LM can predict; a small LM samples a noise burst instead of a
-laser's falling tone. This loss asks the encoder for the same latent frames for x and for x delayed by `shift`
-samples (less than a frame), relative to the latents' energy so that its weight does not depend on their scale.
+(`eval/token_stability.py`, SFX codec v3t: 14-15 % of first-codebook tokens kept, 2-4 % of the others), so a
+tonal sound's tokens change every frame in a way only a large LM can predict; a small LM samples a noise burst
+instead of a laser's falling tone. This loss asks the encoder for the same latent frames for x and for x delayed
+by `shift` samples (less than a frame), relative to the latents' energy so that its weight does not depend on
+their scale.
 The decoder then has to choose a phase itself: train with a phase-free reconstruction loss (multi-scale mel) as
 the main one, since a waveform L1 loss asks for the phase the latents no longer hold.
 """
