@@ -2,6 +2,7 @@
 import shutil
 
 import pytest
+import torch
 
 from tonecraft.errors import ModelNotFoundError
 from tonecraft.pretrained import default_model as dm
@@ -38,3 +39,17 @@ def test_installed_models_are_listed_per_family(tmp_path, monkeypatch):
     assert dm.shipped_model_dir("sfx-default") == sfx
     shutil.rmtree(sfx)
     assert dm.shipped_models() == []
+
+
+def test_a_shipped_models_name_loads_its_codec(tmp_path, monkeypatch):
+    """`load_codec("tonecraft-sfx-default")` is the codec the shipped LM decodes with (e.g. to fine-tune its
+    decoder); without the model installed it says how to build it."""
+    from tonecraft.pretrained.codec_loading import load_codec
+
+    codec = load_codec("sfx-default")
+    reference = load_codec(dm.ASSETS / "sfx" / "codec")
+    assert codec.config == reference.config
+    assert all(torch.equal(a, b) for a, b in zip(codec.state_dict().values(), reference.state_dict().values()))
+    monkeypatch.setattr(dm, "ASSETS", tmp_path)
+    with pytest.raises(ModelNotFoundError, match="make train-sfx"):
+        load_codec("tonecraft-sfx-default")

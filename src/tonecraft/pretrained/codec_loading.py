@@ -26,6 +26,7 @@ from tonecraft.errors import CheckpointError, ConfigError, ModelNotFoundError
 from .. import hub
 from ..fileio import atomic_path, atomic_write_text, model_path
 from ..safe_load import read_weights, safe_torch_load
+from .default_model import find_shipped, shipped_codec_spec
 from .codec_convert import StateDict, audiocraft_config_to_codec_config, hf_config_to_codec_config, hf_to_tonecraft_keys
 
 NATIVE_MODEL_TYPE = "tonecraft_codec"
@@ -90,6 +91,8 @@ def _load_any(src: str | os.PathLike, depth: int) -> Codec:
     if path is not None:
         return _load_path(path, depth)
     name = str(src)
+    if find_shipped(name) is not None:
+        return _load_any(shipped_codec_spec(name), depth + 1)
     if name in ENCODEC_CHECKPOINTS:
         return _load_encodec_name(name)
     repo = NAMED_REPOS.get(name, name)

