@@ -37,19 +37,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _codec(spec: str):
-    from tonecraft.eval.runner import load_eval_codec
-
-    folder = Path(spec)
-    if folder.is_dir() and (folder / "codec" / "config.json").is_file():
-        spec = str(folder / "codec")
-    elif not folder.exists() and not spec.endswith(".pt"):
-        from tonecraft.models import load_model
-
-        return load_model(spec).codec
-    return load_eval_codec(spec)
-
-
 def measure(codec, inputs: dict[str, list[np.ndarray]], sample_rate: int) -> dict:
     from tonecraft.eval.codec_metrics import codec_roundtrip
     from tonecraft.eval.tonal_artefacts import artefact_peaks, summarize_clips
@@ -65,13 +52,14 @@ def measure(codec, inputs: dict[str, list[np.ndarray]], sample_rate: int) -> dic
 def main(argv=None) -> int:
     from tonecraft.audio import load_audio
     from tonecraft.errors import TonecraftError
+    from tonecraft.eval.runner import load_eval_codec
 
     a = parse_args(argv)
     torch.set_num_threads(1)
     rows, report = [], {"config": vars(a), "codecs": {}}
     try:
         for spec in a.codec:
-            codec = _codec(spec)
+            codec = load_eval_codec(spec)
             sr = int(codec.sample_rate)
             n = int(a.seconds * sr)
             rng = np.random.default_rng(a.seed)

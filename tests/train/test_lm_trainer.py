@@ -161,3 +161,14 @@ def test_pooled_prefix_needs_cross_attention(tmp_path):
         _trainer(cache, tmp_path / "run", conditioner={"pooled_prefix": True},
                  model={"params": {"card": 16, "dim": 32, "num_heads": 2, "num_layers": 2,
                                    "cross_attention": False}})
+
+
+def test_balance_on_reaches_the_training_set(tmp_path):
+    """data.balance_on / balance_power weight the trainer's draws (genre: 2 rock items, 1 jazz)."""
+    cache = token_cache(tmp_path / "cache")
+    plain = _trainer(cache, tmp_path / "a")
+    balanced = _trainer(cache, tmp_path / "b", data={"balance_on": ["genre"], "balance_power": 1.0})
+    plain.build_data()
+    balanced.build_data()
+    assert plain.train_set.sample_probs is None
+    assert balanced.train_set.sample_probs.tolist() == pytest.approx([0.25, 0.5, 0.25])

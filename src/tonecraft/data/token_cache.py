@@ -27,6 +27,7 @@ import torch
 
 from ..errors import AudioError, ConfigError
 from ..fileio import AtomicFile, atomic_write_json
+from .balance import balanced_weights
 from .caption_variants import CAPTION_VARIANTS
 from .dataset import TextAugment, sample_seed
 from .info import MusicInfo, augment_description, read_info
@@ -256,7 +257,8 @@ class TokenDataset(torch.utils.data.Dataset):
     codes of silence, counted as real frames (the LM learns where a short sound ends), not with masked padding.
     `caption_variant_p`: the share of training captions rewritten from the sidecar fields in other words
     (`caption_variants`, `caption_variant_style` music or sfx), so that the LM learns the sentence encoder's
-    neighbourhood, not one template."""
+    neighbourhood, not one template. `balance_on`: sidecar fields (e.g. instrument, bpm) whose rare values are
+    drawn more often, `count ** -balance_power` (`data.balance`)."""
 
     def __init__(self, cache: TokenCache | str | os.PathLike, segment_duration: float,
                  num_samples: int | None = None, shuffle: bool = True, shuffle_seed: int = 0,
@@ -264,7 +266,7 @@ class TokenDataset(torch.utils.data.Dataset):
                  sample_on_weight: bool = False, pad_token: int = 0,
                  text_augment: TextAugment | None = None, items: Sequence[int] | None = None,
                  pad_with_silence: bool = False, caption_variant_p: float = 0.0,
-                 caption_variant_style: str = "music"):
+                 caption_variant_style: str = "music", balance_on: Sequence[str] = (), balance_power: float = 1.0):
         self.cache = cache if isinstance(cache, TokenCache) else TokenCache(cache)
         if pad_with_silence and self.cache.silence_codes is None:
             raise ManifestError(f"{self.cache.path}: this token cache has no silence codes (rebuild it with "
@@ -288,9 +290,12 @@ class TokenDataset(torch.utils.data.Dataset):
         self.caption_variant = CAPTION_VARIANTS[caption_variant_style]
         self.epoch = 0
         self.sample_probs = None
-        if sample_on_duration or sample_on_weight:
+        if sample_on_duration or sample_on_weight or balance_on:
             w = torch.tensor([self._sampling_weight(i, sample_on_duration, sample_on_weight) for i in self.item_ids],
                              dtype=torch.float64)
+            if balance_on:
+                infos = [self.cache.items[i].get("info") for i in self.item_ids]
+                w *= torch.tensor(balanced_weights(infos, balance_on, balance_power), dtype=torch.float64)
             if not (w > 0).any():
                 raise ManifestError(f"{self.cache.path}: every item has sampling weight 0")
             self.sample_probs = w / w.sum()

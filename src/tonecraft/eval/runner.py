@@ -94,10 +94,14 @@ def load_lm_checkpoint(path: str | os.PathLike, codec_spec: str | None = None):
 
 
 def load_eval_codec(spec: str | None, model=None):
-    """The codec named by `spec` (name, folder, or a codec training checkpoint), else the model's."""
+    """The codec named by `spec` (a codec or shipped model name, a codec folder, a model folder with a `codec/`
+    subfolder, or a codec training checkpoint), else the model's."""
     if not spec:
         return model.codec if model is not None else None
     from ..train.export import load_training_codec
+
+    if (Path(spec) / "codec" / "config.json").is_file():
+        spec = str(Path(spec) / "codec")
 
     codec = load_training_codec(spec)
     if hasattr(codec, "fold_weight_norm"):

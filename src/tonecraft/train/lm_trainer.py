@@ -61,6 +61,8 @@ class LMDataConfig:
     pad_with_silence: bool = False  # short items continue with the cache's codes of silence (sound effects)
     caption_variant_p: float = 0.0  # share of captions rewritten in other words (data.caption_variants)
     caption_variant_style: str = "music"  # ... by the music or the sfx rules
+    balance_on: list[str] = field(default_factory=list)  # sidecar fields whose rare values are drawn more often
+    balance_power: float = 1.0  # ... each item weighted count(its value) ** -power (data.balance)
 
 
 @dataclass
@@ -226,7 +228,8 @@ class LMTrainer(Trainer):
                                       sample_on_weight=d.sample_on_weight, pad_token=pad,
                                       text_augment=aug, items=train_items, pad_with_silence=d.pad_with_silence,
                                       caption_variant_p=d.caption_variant_p,
-                                      caption_variant_style=d.caption_variant_style)
+                                      caption_variant_style=d.caption_variant_style,
+                                      balance_on=d.balance_on, balance_power=d.balance_power)
         self.valid_set = None
         if d.valid_cache is not None:
             self.valid_set = TokenDataset(d.valid_cache, d.segment_duration, shuffle=False, pad_token=pad,
