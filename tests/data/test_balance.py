@@ -19,6 +19,10 @@ def test_weights_flatten_each_field_by_the_power():
     assert balanced_weights(infos, ["instrument"], power=0.5) == pytest.approx([3 ** -0.5] * 3 + [1.0])
     assert balanced_weights(infos, ["instrument", "bpm"]) == pytest.approx([1 / 9] * 3 + [1.0])
     assert balanced_weights(infos, ["instrument"], power=0.0) == [1.0] * 4
+    heard = [{"instrument": "fiddle", "bpm": 60}, {"instrument": "viola", "bpm": 100},
+             {"instrument": "square-wave synth lead", "bpm": 130}]
+    assert balanced_weights(heard, ["family"]) == pytest.approx([0.5, 0.5, 1.0])  # two strings, one synth
+    assert balanced_weights(heard, ["tempo"]) == [1.0] * 3  # slow, medium, fast
     with pytest.raises(ConfigError, match="field 'mood'"):
         balanced_weights(infos, ["mood"])
     with pytest.raises(ConfigError, match="within 0..1"):

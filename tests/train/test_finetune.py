@@ -36,3 +36,23 @@ def test_finetune_tiny_musicgen(tmp_path):
     for k, v in tr.module.lm.state_dict().items():
         assert torch.equal(lm.state_dict()[k], v), k
     assert torch.equal(cond.output_proj.weight, tr.module.conditioner.output_proj.weight)
+
+
+def test_finetune_from_a_shipped_models_name_uses_its_export(tmp_path, monkeypatch):
+    """`model.init_from: tonecraft-default` starts from the packaged export with its own conditioner, not from
+    the MusicGen loader's reading of the name (which would bring a T5 conditioner)."""
+    import shutil
+
+    from tonecraft.pretrained import default_model as dm
+    from tonecraft.train.export import load_lm_for_finetune
+
+    cache = token_cache(tmp_path / "cache")
+    LMTrainer(from_dict(LMTrainConfig, lm_config(cache, tmp_path / "run", run={"steps": 1}))).fit()
+    shutil.copytree(tmp_path / "run" / "export", tmp_path / "assets" / "default")
+    monkeypatch.setattr(dm, "ASSETS", tmp_path / "assets")
+    cfg = from_dict(LMTrainConfig, lm_config(cache, tmp_path / "ft"))
+    lm, conditioner, cond_cfg = load_lm_for_finetune("tonecraft-default", cfg.conditioner)
+    reference = load_lm_export(tmp_path / "run" / "export")[0]
+    assert cond_cfg.kind == "hash" and conditioner is not None
+    for k, v in reference.state_dict().items():
+        assert torch.equal(lm.state_dict()[k], v), k

@@ -6,9 +6,11 @@ medium tempo than at 150 bpm: an LM trained on it by plain shuffling hears a syn
 per sidecar field, flattens that: power 1 draws every group of a field equally often, 0.5 halves the imbalance in
 log terms (a group 9x rarer is drawn 3x less often), 0 changes nothing.
 
-Groups: a text value is its own group (lower case), except a comma list ("piano, bass, drums": a band), which is
-one group "several"; a number falls in a half-octave band (bpm 64-90 is one group, 90-128 the next); a missing
-value is the group "none".
+Fields: `family` and `tempo` are what a listener hears (`corpus.attributes`: the instrument family of the
+sidecar's instrument, the slow / medium / fast bucket of its bpm); any other name is a sidecar field, where a text
+value is its own group (lower case), except a comma list ("piano, bass, drums": a band), which is one group
+"several", and a number falls in a half-octave band (bpm 64-90 is one group, 90-128 the next). A missing value is
+the group "none".
 """
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ from collections import Counter
 from typing import Any, Sequence
 
 from ..errors import ConfigError
+from .corpus.attributes import instrument_family, tempo_bucket
+
+DERIVED = {"family": lambda info: instrument_family(info.get("instrument")),
+           "tempo": lambda info: tempo_bucket(info.get("bpm"))}
 
 
 def group_of(value: Any) -> str:
@@ -38,7 +44,8 @@ def balanced_weights(infos: Sequence[dict], fields: Sequence[str], power: float 
         raise ConfigError(f"balance power must be within 0..1, not {power}")
     weights = [1.0] * len(infos)
     for field in fields:
-        groups = [group_of((info or {}).get(field)) for info in infos]
+        value = DERIVED.get(field, lambda info: info.get(field))
+        groups = [group_of(value(info or {})) for info in infos]
         counts = Counter(groups)
         if len(counts) == 1 and "none" in counts:
             raise ConfigError(f"no item has the field {field!r} to balance on")

@@ -100,8 +100,7 @@ def load_eval_codec(spec: str | None, model=None):
         return model.codec if model is not None else None
     from ..train.export import load_training_codec
 
-    if (Path(spec) / "codec" / "config.json").is_file():
-        spec = str(Path(spec) / "codec")
+    spec = str(Path(spec) / "codec") if (Path(spec) / "codec" / "config.json").is_file() else spec
 
     codec = load_training_codec(spec)
     if hasattr(codec, "fold_weight_norm"):

@@ -16,6 +16,7 @@ from ..conditioning.factory import ConditionerConfig, conditioner_config_from_di
 from ..errors import CheckpointError
 from ..lm.config import LMConfig
 from ..lm.model import LMModel
+from ..pretrained.default_model import find_shipped, shipped_model_dir
 from ..pretrained.export_format import export_lm, is_lm_export, load_conditioner, load_lm_export, load_state_into
 from .checkpoint import load_checkpoint, trained_weights
 
@@ -40,10 +41,11 @@ def load_lm_for_finetune(spec: str, cond_cfg: ConditionerConfig):
     """LM (+ conditioner) to start fine-tuning from. `spec` is one of:
     - a training checkpoint (`checkpoint.pt` of an LM run),
     - a `tonecraft-lm` export folder,
+    - a shipped model's name (`tonecraft-default`: its export folder in the package),
     - anything the MusicGen loader accepts (official name, audiocraft / HF folder).
     The data-side settings of `cond_cfg` (attribute, dropouts) are kept; kind/name/dims follow the
     loaded model. Returns (LMModel, conditioner or None, ConditionerConfig)."""
-    p = Path(spec)
+    p = shipped_model_dir(spec) if find_shipped(spec) is not None else Path(spec)
     if p.is_file():
         lm, conditioner, old_cond, _state = lm_from_checkpoint(p)
         return lm, *_with_new_parts(conditioner, _merge_cond(cond_cfg, old_cond))
