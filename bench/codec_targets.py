@@ -16,7 +16,6 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -43,7 +42,7 @@ def main(argv=None) -> int:
     from tonecraft.eval.codec_targets import format_table, measure
     from tonecraft.eval.labels import load_split
     from tonecraft.eval.runner import load_eval_codec
-    from tonecraft.fileio import atomic_write_text
+    from tonecraft.eval.report import write_json
 
     a = parse_args(argv)
     torch.set_num_threads(1)
@@ -60,8 +59,7 @@ def main(argv=None) -> int:
     print(format_table(report))
     print(f"({report['seconds']:.0f} s)")
     if a.json:
-        atomic_write_text(a.json, json.dumps(report, indent=1))
-        print(f"wrote {a.json}")
+        print(f"wrote {write_json(a.json, report)}")
     return 0
 
 

@@ -16,7 +16,6 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -52,6 +51,7 @@ def measure(codec, inputs: dict[str, list[np.ndarray]], sample_rate: int) -> dic
 def main(argv=None) -> int:
     from tonecraft.audio import load_audio
     from tonecraft.errors import TonecraftError
+    from tonecraft.eval.report import write_json
     from tonecraft.eval.runner import load_eval_codec
 
     a = parse_args(argv)
@@ -91,10 +91,7 @@ def main(argv=None) -> int:
     print("| --- | --- | ---: | ---: | ---: | --- | --- |")
     print("\n".join(rows))
     if a.json:
-        from tonecraft.fileio import atomic_write_text
-
-        atomic_write_text(a.json, json.dumps(report, indent=1))
-        print(f"wrote {a.json}")
+        print(f"wrote {write_json(a.json, report)}")
     return 0
 
 
