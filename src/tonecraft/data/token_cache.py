@@ -257,8 +257,8 @@ class TokenDataset(torch.utils.data.Dataset):
     codes of silence, counted as real frames (the LM learns where a short sound ends), not with masked padding.
     `caption_variant_p`: the share of training captions rewritten from the sidecar fields in other words
     (`caption_variants`, `caption_variant_style` music or sfx), so that the LM learns the sentence encoder's
-    neighbourhood, not one template. `balance_on`: sidecar fields (e.g. instrument, bpm) whose rare values are
-    drawn more often, `count ** -balance_power` (`data.balance`)."""
+    neighbourhood, not one template. `balance_on`: fields (family, tempo, or any sidecar field) whose rare values
+    are drawn more often, `count ** -balance_power` (`data.balance`)."""
 
     def __init__(self, cache: TokenCache | str | os.PathLike, segment_duration: float,
                  num_samples: int | None = None, shuffle: bool = True, shuffle_seed: int = 0,

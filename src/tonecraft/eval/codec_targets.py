@@ -15,12 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..audio import load_audio
-from . import classifier as clf
 from .codec_metrics import ReconstructionMetrics, codec_roundtrip
-from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
+from .features import SAMPLE_RATE, probe_features_and_bpm
 from .labels import Clip
 from .paraphrases import onset_stats
-from .runner import train_probes
+from .runner import score_probes, train_probes
 
 TASK = "family"
 
@@ -45,11 +44,8 @@ def heldout_rows(clips: list[Clip], codecs: dict, seconds: float) -> dict[str, d
 
 
 def probe_accuracy(probe, X: np.ndarray, clips: list[Clip]) -> dict:
-    sel = [i for i, c in enumerate(clips) if getattr(c, TASK) in probe.classes]
-    if not sel:
-        return {"n": 0}
-    scores = clf.score(probe.predict(X[sel][:, TASK_FEATURES[TASK]]), [getattr(clips[i], TASK) for i in sel], probe)
-    return {k: scores[k] for k in ("n", "accuracy", "balanced_accuracy", "chance_majority", "recall")}
+    """The instrument probe's scores on features `X` of `clips` (`runner.score_probes`)."""
+    return score_probes({TASK: probe}, X, clips)[TASK]
 
 
 def onset_comparison(raw: np.ndarray, coded: np.ndarray, tolerance: float = 0.15) -> dict:
