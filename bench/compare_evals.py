@@ -1,0 +1,60 @@
+"""Is candidate B heard as its prompt more often than A? Paired tests over `bench/eval_default.py --paraphrases`
+runs (`tonecraft.eval.compare`): runs with the same --seed generate the same prompts, so their clips pair up.
+
+    .venv/bin/python bench/compare_evals.py --a shipped_s0.json shipped_s1.json --b cand_s0.json cand_s1.json
+
+Prints, over the paired clips: each one's family accuracy, the clips heard as the asked family by one only
+(two-sided sign test p), and the clips with a stated bpm whose estimate is nearer it for one only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tonecraft.errors import ConfigError
+from tonecraft.eval.compare import compare
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--a", nargs="+", required=True, help="evaluation JSONs of candidate A (one per seed)")
+    p.add_argument("--b", nargs="+", required=True, help="evaluation JSONs of candidate B, the same seeds")
+    p.add_argument("--json", default=None, help="also write the result here")
+    return p.parse_args(argv)
+
+
+def _load(paths: list[str]) -> list[dict]:
+    runs = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                runs.append(json.load(f))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: not a readable evaluation JSON ({e})") from None
+    return runs
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    try:
+        res = compare(_load(a.a), _load(a.b))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    fam, tempo = res["family"], res["tempo_nearer"]
+    print(f"{res['pairs']} paired clips; family accuracy A {res['family_accuracy']['a']:.3f}, "
+          f"B {res['family_accuracy']['b']:.3f}")
+    print(f"heard as the asked family by A only {fam['a_only']}, by B only {fam['b_only']} (sign test p = "
+          f"{fam['p_value']:.3f})")
+    print(f"estimate nearer the stated bpm: A {tempo['a_only']}, B {tempo['b_only']} of {tempo['n']} "
+          f"(p = {tempo['p_value']:.3f})")
+    if a.json:
+        from tonecraft.eval.report import write_json
+
+        write_json(a.json, res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
