@@ -10,9 +10,12 @@ from tonecraft.data.sfx.procedural import KINDS, make_clip
 SR = 16000
 
 
-@pytest.mark.parametrize("preset", sorted(synth.SFXR_PRESETS))
+ALL_PRESETS = {**synth.SFXR_PRESETS, **synth.EXTRA_SFXR_PRESETS}
+
+
+@pytest.mark.parametrize("preset", sorted(ALL_PRESETS))
 def test_each_preset_renders_its_envelope_length(preset):
-    fn = synth.SFXR_PRESETS[preset][0]
+    fn = ALL_PRESETS[preset][0]
     for seed in range(4):
         p, extra = fn(random.Random(seed))
         x = synth.render(p, seed)
@@ -46,6 +49,22 @@ def test_a_rising_slide_really_rises():
 
     assert zero_crossings(x[half:]) > 1.3 * zero_crossings(x[:half])
     assert "rising" in synth.caption_sfxr("laser", p, {"phaser": False}, len(x) / SR)
+
+
+def test_zap_is_a_plain_glide_in_the_codec_range():
+    """The codec-friendly laser (issue 15): fundamental 250-1500 Hz, no phaser / filters / duty sweep, always a
+    pitch glide (eval.glide), captioned as a laser; only drawn when asked for, so default corpora keep their kinds."""
+    from tonecraft.data.sfx.procedural import KIND_ORDER
+    from tonecraft.eval.glide import pitch_glide
+
+    assert "zap" in KINDS and "zap" not in KIND_ORDER
+    for seed in range(8):
+        p, extra = synth.zap(random.Random(seed))
+        assert 250.0 <= synth.base_hz(p.base_freq) <= 1500.0
+        assert p.pha_offset == p.pha_ramp == p.hpf_freq == p.duty_ramp == 0.0 and p.lpf_freq == 1.0
+        clip = make_clip(seed, "zap")
+        assert pitch_glide(clip["audio"], SR).sweep
+        assert clip["caption"].endswith("laser zap") and clip["category"] == "weapon"
 
 
 def test_alarm_beep_count_is_exact():

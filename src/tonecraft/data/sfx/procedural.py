@@ -21,7 +21,8 @@ KINDS: dict[str, tuple[str, str]] = {
     **{k: ("texture", cat) for k, (_, cat) in textures.TEXTURES.items()},
     **{k: ("physical", cat) for k, (_, cat) in physical.PHYSICAL.items()},
 }
-KIND_ORDER = tuple(sorted(KINDS))
+KIND_ORDER = tuple(sorted(KINDS))  # what a clip seed draws from when no kinds are asked for
+KINDS.update({k: ("sfxr", cat) for k, (_, cat) in synth.EXTRA_SFXR_PRESETS.items()})  # only when asked for
 
 
 def choose_kind(clip_seed: int) -> str:
@@ -35,7 +36,7 @@ def make_clip(clip_seed: int, kind: str | None = None) -> dict:
     r = random.Random(f"{clip_seed}/{kind}")
     sr = SAMPLE_RATE
     if family == "sfxr":
-        fn = synth.SFXR_PRESETS[kind][0]
+        fn = {**synth.SFXR_PRESETS, **synth.EXTRA_SFXR_PRESETS}[kind][0]
         for _ in range(50):  # redraw sounds too short to hear (deterministic: same stream)
             p, extra = fn(r)
             if sum(synth.env_seconds(p)) >= MIN_SFXR_S:

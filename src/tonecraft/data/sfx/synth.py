@@ -221,6 +221,23 @@ def laser(r: random.Random) -> tuple[SfxrParams, dict]:
     return p, {"phaser": phaser}
 
 
+def zap(r: random.Random) -> tuple[SfxrParams, dict]:
+    """Ours: a laser the 16 kHz codec can carry (issue 15). jsfxr's lasers start at 0.9-3.5 kHz, often with a
+    phaser, a duty sweep or a high-pass: through the codec they come out as a broadband smear, while a plain
+    square / saw / sine glide with its fundamental under 1.5 kHz keeps its pitch line. Same captions as `laser`."""
+    p = SfxrParams(wave_type=r.randrange(3))
+    rising = r.random() < 0.25
+    hz = r.uniform(250.0, 500.0) if rising else r.uniform(500.0, 1500.0)
+    p.base_freq = math.sqrt(hz * 100.0 / (8 * SFXR_RATE) - 0.001)
+    p.freq_ramp = (0.15 + r.random() * 0.1) * (1.0 if rising else -1.0)
+    if not rising:
+        p.freq_limit = 0.2 + r.random() * 0.05  # stops at 150-230 Hz
+    p.duty = r.random() * 0.5
+    p.env_sustain, p.env_decay = 0.15 + r.random() * 0.2, 0.15 + r.random() * 0.3
+    p.env_punch = r.random() * 0.3
+    return p, {"phaser": False}
+
+
 def explosion(r: random.Random) -> tuple[SfxrParams, dict]:
     p = SfxrParams(wave_type=3)
     if r.random() < 0.5:
@@ -296,7 +313,7 @@ def caption_sfxr(preset: str, p: SfxrParams, extra: dict, seconds: float) -> str
     if preset == "pickup":
         what = "two-note coin pickup chime, stepping up" if extra["notes"] == 2 else "coin pickup chime"
         return _article(_join(length, _pitch_word(hz), what))
-    if preset == "laser":
+    if preset in ("laser", "zap"):
         tail = " with a phaser sweep" if extra["phaser"] else ""
         return _article(_join(length, _slide_word(p), "laser zap")) + tail
     if preset == "explosion":
@@ -319,6 +336,9 @@ def caption_sfxr(preset: str, p: SfxrParams, extra: dict, seconds: float) -> str
 SFXR_PRESETS = {"pickup": (pickup, "game"), "laser": (laser, "weapon"), "explosion": (explosion, "explosion"),
                 "powerup": (powerup, "game"), "hit": (hit, "impact"), "jump": (jump, "game"),
                 "blip": (blip, "ui")}
+# kinds a corpus draws only when asked (`--synth-kinds zap`): adding them to SFXR_PRESETS would change which kind
+# every clip seed of an existing corpus draws
+EXTRA_SFXR_PRESETS = {"zap": (zap, "weapon")}
 
 
 def alarm(r: random.Random, seed: int) -> tuple[np.ndarray, str, dict]:
