@@ -124,7 +124,7 @@ def test_the_glide_part_counts_sweeps_raw_through_the_codec_and_generated(tmp_pa
     """Held-out synthesiser lasers sweep raw (all of them), the counts through the codec and from the LM are
     there for every generator and the free laser prompts; the markdown has the table."""
     from tonecraft.eval.report import format_sfx_markdown
-    from tonecraft.eval.sfx import GLIDE_PROMPTS
+    from tonecraft.eval.sfx import GLIDE_CONTROL_PROMPTS, GLIDE_PROMPTS
     from tonecraft.eval.tiny import save_tiny_random_model
 
     corpus = write_sfx_corpus(tmp_path / "corpus", {"train": 1, "valid": 2, "test": 4}, kinds=("laser", "impact"))
@@ -132,9 +132,11 @@ def test_the_glide_part_counts_sweeps_raw_through_the_codec_and_generated(tmp_pa
     res = run_sfx(SfxEvalConfig(corpus=str(corpus), model=str(model), parts=["glide"], prompt_seeds=1,
                                 batch_size=4))
     laser = res["glide"]["by_generator"]["laser"]
-    assert laser["raw"] == {**laser["raw"], "sweeps": 2, "n": 2, "share": 1.0}
+    assert laser["raw"] == {**laser["raw"], "sweeps": 2, "n": 2, "share": 1.0, "sweeps_tonal": 2}
     assert laser["codec"]["n"] == laser["generated"]["n"] == 2
     assert res["glide"]["by_generator"]["jump"]["raw"]["n"] == 0
     assert res["glide"]["laser_prompts"]["n"] == len(GLIDE_PROMPTS)
+    assert res["glide"]["control_prompts"]["n"] == len(GLIDE_CONTROL_PROMPTS)
     md = format_sfx_markdown(res)
-    assert "Pitch sweeps" in md and "| laser | 2/2 |" in md and "Free laser prompts" in md
+    assert "Pitch sweeps" in md and "| laser | 2/2 (tonal 2) |" in md and "Free laser prompts" in md
+    assert "Controls, prompts without a glide" in md

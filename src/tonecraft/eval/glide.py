@@ -12,6 +12,15 @@ loudest (a square wave's strongest partial changes as its duty cycle sweeps).
 
 Measured on the SFX corpus's test clips (2026-12-02): synthesiser lasers sweep 7 of 8, jumps 9 of 12,
 pick-ups, blips, alarms and explosions 0, recordings 6 of 60.
+
+Decoded audio needs a second reading (`tonal=True`). A codec lays a stationary haze 28-48 dB under a tone across
+the whole band; in 50 dB-deep spectra that haze, not the tone, decides the correlation, so a clean sine glide
+through the SFX codec reads 0 semitones although its strongest bin follows the input frame by frame. The tonal
+reading floors each frame `TONAL_FLOOR_DB` under its peak (the haze goes) and looks only at frames whose peak stands
+`TONAL_PROMINENCE_DB` over the frame's median (a tone does, noise does not: without this gate a 30 dB floor reads
+surf and footsteps through the codec as sweeping). Measured through the shipped SFX codec (2026-12-03): 18 of 20
+zaps and 5 of 5 sine glides sweep (default reading: 3 and 0), rain, wind, surf, engines, pick-ups, blips and alarms
+0, footsteps 2 of 9, explosions 1 of 6; recordings 24 of 70 (raw 11): read it next to such controls.
 Plain numpy: no model, no librosa.
 """
 from __future__ import annotations
@@ -31,6 +40,8 @@ MIN_CORR = 0.7
 MOVING_SEMITONES = 0.25
 SWEEP_SEMITONES = 4.0
 MIN_MOVING_FRAMES = 3
+TONAL_FLOOR_DB = 30.0
+TONAL_PROMINENCE_DB = 25.0
 
 
 @dataclass
@@ -44,8 +55,10 @@ class Glide:
         return asdict(self)
 
 
-def _log_frequency_db(wav: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """(spectra [frames, bins] in dB on the log-frequency axis, zero mean per frame; active mask [frames])."""
+def _log_frequency_db(wav: np.ndarray, sample_rate: int, floor_db: float = FLOOR_DB,
+                      min_prominence_db: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(spectra [frames, bins] in dB on the log-frequency axis, floored `floor_db` under each frame's peak, zero
+    mean per frame; active mask [frames]: loud enough, and with a peak `min_prominence_db` over the median)."""
     hop = max(1, int(round(HOP_S * sample_rate)))
     x = np.asarray(wav, dtype=np.float64).reshape(-1)
     if x.size < FRAME:
@@ -59,7 +72,11 @@ def _log_frequency_db(wav: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np
     axis = FMIN_HZ * 2 ** (np.arange(n_bins) / (12 * BINS_PER_SEMITONE))
     db = 10 * np.log10(power)
     spec = np.stack([np.interp(axis, freqs, row) for row in db]) if len(db) else np.zeros((0, n_bins))
-    spec = np.maximum(spec, spec.max(axis=1, keepdims=True) - FLOOR_DB)
+    peak = spec.max(axis=1, keepdims=True) if len(spec) else np.zeros((0, 1))
+    if min_prominence_db > 0 and len(spec):
+        prominence = peak[:, 0] - np.median(np.maximum(spec, peak - FLOOR_DB), axis=1)
+        active = active & (prominence >= min_prominence_db)
+    spec = np.maximum(spec, peak - floor_db)
     return spec - spec.mean(axis=1, keepdims=True), active
 
 
@@ -80,9 +97,11 @@ def _best_shifts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, corr
 
 
-def pitch_glide(wav: np.ndarray, sample_rate: int) -> Glide:
-    """How far and how steadily a mono clip [T] slides in pitch."""
-    spec, active = _log_frequency_db(wav, sample_rate)
+def pitch_glide(wav: np.ndarray, sample_rate: int, tonal: bool = False) -> Glide:
+    """How far and how steadily a mono clip [T] slides in pitch; `tonal`: the reading for decoded audio (see the
+    module docstring)."""
+    spec, active = (_log_frequency_db(wav, sample_rate, TONAL_FLOOR_DB, TONAL_PROMINENCE_DB) if tonal
+                    else _log_frequency_db(wav, sample_rate))
     pairs = np.nonzero(active[:-1] & active[1:])[0]
     if pairs.size == 0:
         return Glide(0.0, 0, 0, False)

@@ -229,17 +229,23 @@ def _sfx_glide_lines(gl: dict | None) -> list[str]:
         return []
 
     def cell(row: dict | None) -> str:
-        return "-" if not row else f"{row['sweeps']}/{row['n']}"
+        if not row:
+            return "-"
+        tonal = f" (tonal {row['sweeps_tonal']})" if "sweeps_tonal" in row else ""
+        return f"{row['sweeps']}/{row['n']}{tonal}"
 
-    out = [f"**Pitch sweeps** (sounds that slide >= 4 semitones in pitch, `eval.glide`; generated clips "
-           f"{gl['window_s']:g} s)", "", "| held-out clips of | raw | through the codec | generated from their captions |",
-           "| --- | ---: | ---: | ---: |"]
+    out = [f"**Pitch sweeps** (sounds that slide >= 4 semitones in pitch, `eval.glide`; in brackets its tonal "
+           f"reading, made for decoded audio; generated clips {gl['window_s']:g} s)", "",
+           "| held-out clips of | raw | through the codec | generated from their captions |", "| --- | ---: | ---: | ---: |"]
     for g, row in gl["by_generator"].items():
         out.append(f"| {g} | {cell(row.get('raw'))} | {cell(row.get('codec'))} | {cell(row.get('generated'))} |")
-    lp = gl.get("laser_prompts")
-    if lp:
-        out += ["", f"Free laser prompts ({', '.join(repr(p) for p in lp['prompts'])}, {lp['seeds']} seeds each): "
-                    f"{lp['sweeps']}/{lp['n']} sweep"]
+    for key, what in (("laser_prompts", "Free laser prompts"),
+                      ("control_prompts", "Controls, prompts without a glide")):
+        lp = gl.get(key)
+        if lp:
+            tonal = f" (tonal reading {lp['sweeps_tonal']})" if "sweeps_tonal" in lp else ""
+            out += ["", f"{what} ({', '.join(repr(p) for p in lp['prompts'])}, {lp['seeds']} seeds each): "
+                        f"{lp['sweeps']}/{lp['n']} sweep{tonal}"]
     return out + [""]
 
 

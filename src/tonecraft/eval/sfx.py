@@ -12,7 +12,9 @@ Parts (`SfxEvalConfig.parts`), each on held-out clips (never trained on):
 5. `speed`: wall time to generate `speed_seconds` of sound (`tonecraft sfx`'s path: one thread for a small LM);
 6. `glide`: the share of sounds that slide in pitch (`glide.pitch_glide`) among the held-out synthesiser lasers,
    jumps and power-ups: raw, through the codec, generated from their captions, and generated from a few free
-   laser prompts (`GLIDE_PROMPTS`): what makes a laser a laser and not a gunshot.
+   laser prompts (`GLIDE_PROMPTS`): what makes a laser a laser and not a gunshot. Each count comes with the tonal
+   reading made for decoded audio, and prompts for sounds without a glide (`GLIDE_CONTROL_PROMPTS`) are
+   generated the same way as controls.
 Seeded and deterministic for a given corpus, models and settings; `bench/eval_sfx.py` is the command line.
 """
 from __future__ import annotations
@@ -39,6 +41,9 @@ from .sfx_probe import SAMPLE_RATE, category, clip_features, load_sfx_clips, sou
 PARTS = ("codec", "ce", "probe", "envelope", "speed", "glide")
 GLIDE_GENERATORS = ("laser", "jump", "powerup")
 GLIDE_PROMPTS = ("a laser shot", "pew pew laser gun", "a sci-fi laser zap")
+# controls: prompts for sounds without a pitch glide, generated the same way (what either reading calls a sweep
+# here is a false alarm)
+GLIDE_CONTROL_PROMPTS = ("heavy rain on a tin roof", "footsteps on gravel", "a loud explosion", "a car engine idling")
 GLIDE_SECONDS = 2.0  # the synthesiser's sweeps last 0.1-0.8 s
 SPEED_TARGET_S = 2.0
 SPEED_PROMPT = "a laser shot"
@@ -316,9 +321,12 @@ def _features(wav: np.ndarray, sample_rate: int, seconds: float):
 
 
 def _sweeps(audio: list[np.ndarray], sample_rate: int) -> dict:
-    glides = [pitch_glide(w.reshape(-1) if w.ndim == 1 else w.mean(0), sample_rate) for w in audio]
+    """Both readings of `glide.pitch_glide`: the default one, and the tonal one made for decoded audio."""
+    mono = [w.reshape(-1) if w.ndim == 1 else w.mean(0) for w in audio]
+    glides = [pitch_glide(w, sample_rate) for w in mono]
+    tonal = sum(pitch_glide(w, sample_rate, tonal=True).sweep for w in mono)
     return {"sweeps": sum(g.sweep for g in glides), "n": len(glides),
-            "share": sum(g.sweep for g in glides) / max(len(glides), 1),
+            "share": sum(g.sweep for g in glides) / max(len(glides), 1), "sweeps_tonal": tonal,
             "median_abs_semitones": float(np.median([abs(g.semitones) for g in glides])) if glides else 0.0}
 
 
@@ -346,9 +354,8 @@ def glide_part(cfg: SfxEvalConfig, held: list[Clip], model, codec) -> dict:
                                         if c.info["source"]["generator"] == g], model.sample_rate)
         out["by_generator"][g] = row
     if model is not None:
-        prompts = [prompt_clip(p, "weapon", i) for i, p in enumerate(GLIDE_PROMPTS)]
         sub = replace(cfg, duration=GLIDE_SECONDS, seeds=cfg.prompt_seeds, time_budget_s=None, save_audio_dir=None)
-        audio, done, _ = generate_for_captions(model, prompts, sub)
-        out["laser_prompts"] = {"prompts": list(GLIDE_PROMPTS), "seeds": cfg.prompt_seeds,
-                                **_sweeps(audio, model.sample_rate)}
+        for key, texts in (("laser_prompts", GLIDE_PROMPTS), ("control_prompts", GLIDE_CONTROL_PROMPTS)):
+            audio, _, _ = generate_for_captions(model, [prompt_clip(p, "", i) for i, p in enumerate(texts)], sub)
+            out[key] = {"prompts": list(texts), "seeds": cfg.prompt_seeds, **_sweeps(audio, model.sample_rate)}
     return out
