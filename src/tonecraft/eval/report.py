@@ -236,7 +236,8 @@ def _sfx_glide_lines(gl: dict | None) -> list[str]:
 
     out = [f"**Pitch sweeps** (sounds that slide >= 4 semitones in pitch, `eval.glide`; in brackets its tonal "
            f"reading, made for decoded audio; generated clips {gl['window_s']:g} s)", "",
-           "| held-out clips of | raw | through the codec | generated from their captions |", "| --- | ---: | ---: | ---: |"]
+           "| held-out clips of | raw | through the codec | generated from their captions |",
+           "| --- | ---: | ---: | ---: |"]
     for g, row in gl["by_generator"].items():
         out.append(f"| {g} | {cell(row.get('raw'))} | {cell(row.get('codec'))} | {cell(row.get('generated'))} |")
     for key, what in (("laser_prompts", "Free laser prompts"),
