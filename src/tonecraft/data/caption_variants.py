@@ -167,17 +167,24 @@ SFX_SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 SFX_LEADS = ("a short ", "a quick ", "a brief ", "a ")
 SFX_PREFIXES = ("sound effect of ", "SFX: ", "game sound: ", "the sound of ")
+SFX_BARE_P = 0.25  # share of matched captions said with the name alone, every other word dropped
 
 
 def sfx_caption_variant(info: dict, rng: random.Random) -> str | None:
     """Another phrasing of a sound-effect caption (`info["description"]`): corpus phrases swapped for everyday
-    ones, "a short" said otherwise, sometimes a lead-in ("sound effect of ...") or the category at the end."""
+    ones, "a short" said otherwise, sometimes a lead-in ("sound effect of ...") or the category at the end, and
+    sometimes the everyday name alone ("a short falling laser zap" -> "a laser shot"), as users type it."""
     text = (info.get("description") or "").strip()
     if not text:
         return None
+    named = None  # the everyday name of the first phrase found: what a user types bare ("a laser shot")
     for phrase, options in SFX_SYNONYMS:
         if re.search(rf"\b{re.escape(phrase)}\b", text) and rng.random() < 0.7:
-            text = re.sub(rf"\b{re.escape(phrase)}\b", rng.choice(options), text, count=1)
+            option = rng.choice(options)
+            named = named or option
+            text = re.sub(rf"\b{re.escape(phrase)}\b", option, text, count=1)
+    if named and rng.random() < SFX_BARE_P:
+        return _a(named)
     if text.startswith("a short ") and rng.random() < 0.5:
         text = rng.choice(SFX_LEADS) + text[len("a short "):]
     text = re.sub(r"\ba ([aeiou])", r"an \1", text)
