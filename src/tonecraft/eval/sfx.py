@@ -39,7 +39,7 @@ from .sfx_probe import SAMPLE_RATE, category, clip_features, load_sfx_clips, sou
     train_category_probe
 
 PARTS = ("codec", "ce", "probe", "envelope", "speed", "glide")
-GLIDE_GENERATORS = ("laser", "jump", "powerup")
+GLIDE_GENERATORS = ("laser", "zap", "jump", "powerup")
 GLIDE_PROMPTS = ("a laser shot", "pew pew laser gun", "a sci-fi laser zap")
 # controls: prompts for sounds without a pitch glide, generated the same way (what either reading calls a sweep
 # here is a false alarm)
