@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Reproduce tonecraft's default model from scratch, offline, on CPU (`make train-default`):
 #   render corpus -> train codec -> export -> token caches -> train LM (MiniLM text) -> fine-tune it with the
-#   tempo embedding -> export -> package into src/tonecraft/assets/default -> measure
-#   (scripts/eval_default_metrics.py).
+#   tempo embedding -> export -> fine-tune the codec's decoder (tokens unchanged) -> package into
+#   src/tonecraft/assets/default -> measure (scripts/eval_default_metrics.py).
 #
 # Environment (all optional):
 #   DATA=~/tonecraft-data     where the corpus, token caches and runs go (outside the work tree)
 #   HOURS=20                  corpus size (7,200 x 10 s clips for 20 h)
-#   CODEC_STEPS=... CODEC_FINAL_STEPS=... LM_STEPS=... LM_TEMPO_STEPS=...   training steps (defaults: the
+#   CODEC_STEPS=... CODEC_FINAL_STEPS=... LM_STEPS=... LM_TEMPO_STEPS=... DECODER_STEPS=...   steps (defaults: the
 #                             shipped model's schedule; its stage-1 LM run was stopped by wall time before
 #                             LM_STEPS, see the model card)
 #   CFG_COEF=3.0              guidance scale stored as the packaged model's default
@@ -32,6 +32,8 @@ CODEC_FINAL_STEPS=${CODEC_FINAL_STEPS:-4700}
 CODEC_FINAL_LR=${CODEC_FINAL_LR:-1.5e-4}
 LM_STEPS=${LM_STEPS:-3500}
 LM_TEMPO_STEPS=${LM_TEMPO_STEPS:-3000}
+DECODER_STEPS=${DECODER_STEPS:-18948}
+DEC_RUN=${DEC_RUN:-$DATA/runs/default_codec_dec}
 CFG_COEF=${CFG_COEF:-3.0}
 NPROC=${NPROC:-2}
 OUT=${OUT:-src/tonecraft/assets/default}
@@ -67,8 +69,18 @@ run_capped "${LM_TEMPO_MINUTES:-}" $PY -m torch.distributed.run --standalone --n
   data.cache="$TOKENS/train" data.valid_cache="$TOKENS/valid" data.codec="$CODEC_RUN/export"
 $TC train export "$LM_TEMPO_RUN" -o "$LM_TEMPO_RUN/export"
 
-# 6. package + measure
-$PY scripts/package_default.py --lm "$LM_TEMPO_RUN/export" --codec "$CODEC_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF" --temperature 0.7 --top-k 100
+# 6. the codec's decoder fine-tuned (configs/default_codec_decoder.yaml): encoder and quantiser frozen, so the
+#    tokens, and the LM trained on them, keep their meaning; constant lr, so stopping at DECODER_STEPS is the run
+#    the shipped decoder was exported from
+if [[ ! -f "$DEC_RUN/export/config.json" ]]; then
+  $TC train codec -c configs/default_codec_decoder.yaml $(resume_flag "$DEC_RUN") model.init_from="$CODEC_RUN/export" \
+    run.out_dir="$DEC_RUN" run.steps="$DECODER_STEPS" data.train="$CORPUS/train.jsonl" data.valid="$CORPUS/valid.jsonl"
+  $TC train export "$DEC_RUN" -o "$DEC_RUN/export"
+fi
+
+# 7. package + measure
+$PY scripts/package_default.py --lm "$LM_TEMPO_RUN/export" --codec "$DEC_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF" \
+  --temperature 0.7 --top-k 100
 $PY scripts/eval_default_metrics.py --model "$OUT" --test-manifest "$CORPUS/test.jsonl" --test-cache "$TOKENS/test" \
   -o "$DATA/runs/default_metrics.json"
 echo "default model written to $OUT (metrics: $DATA/runs/default_metrics.json); update $OUT/MODEL_CARD.md"
