@@ -231,7 +231,7 @@ def zap(r: random.Random) -> tuple[SfxrParams, dict]:
     p.base_freq = math.sqrt(hz * 100.0 / (8 * SFXR_RATE) - 0.001)
     p.freq_ramp = (0.15 + r.random() * 0.1) * (1.0 if rising else -1.0)
     if not rising:
-        p.freq_limit = 0.2 + r.random() * 0.05  # stops at 150-230 Hz
+        p.freq_limit = 0.2 + r.random() * 0.05  # stops at 145-225 Hz
     p.duty = r.random() * 0.5
     p.env_sustain, p.env_decay = 0.15 + r.random() * 0.2, 0.15 + r.random() * 0.3
     p.env_punch = r.random() * 0.3
