@@ -19,7 +19,7 @@ import sys  # noqa: E402
 
 import torch  # noqa: E402
 
-from tonecraft.eval.glide import pitch_glide  # noqa: E402
+from tonecraft.eval.glide import pitch_glides  # noqa: E402
 from tonecraft.eval.sfx import GLIDE_PROMPTS  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def generate_rows(a: argparse.Namespace) -> list[tuple[str, list]]:
             for seed in range(a.seeds):
                 torch.manual_seed(seed)
                 wav = model.generate([prompt])[0].mean(0).numpy()
-                g, gt = pitch_glide(wav, model.sample_rate), pitch_glide(wav, model.sample_rate, tonal=True)
+                g, gt = pitch_glides(wav, model.sample_rate)
                 panels.append((f"seed {seed}: {g.semitones:+.0f} st / tonal {gt.semitones:+.0f} st", wav,
                                model.sample_rate))
             rows.append((f"{os.path.basename(str(name).rstrip('/'))}: '{prompt}'", panels))

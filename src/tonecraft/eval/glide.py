@@ -55,10 +55,8 @@ class Glide:
         return asdict(self)
 
 
-def _log_frequency_db(wav: np.ndarray, sample_rate: int, floor_db: float = FLOOR_DB,
-                      min_prominence_db: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(spectra [frames, bins] in dB on the log-frequency axis, floored `floor_db` under each frame's peak, zero
-    mean per frame; active mask [frames]: loud enough, and with a peak `min_prominence_db` over the median)."""
+def _log_frequency_db(wav: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(spectra [frames, bins] in dB on the log-frequency axis, unfloored; active mask [frames]: loud enough)."""
     hop = max(1, int(round(HOP_S * sample_rate)))
     x = np.asarray(wav, dtype=np.float64).reshape(-1)
     if x.size < FRAME:
@@ -72,12 +70,19 @@ def _log_frequency_db(wav: np.ndarray, sample_rate: int, floor_db: float = FLOOR
     axis = FMIN_HZ * 2 ** (np.arange(n_bins) / (12 * BINS_PER_SEMITONE))
     db = 10 * np.log10(power)
     spec = np.stack([np.interp(axis, freqs, row) for row in db]) if len(db) else np.zeros((0, n_bins))
+    return spec, active
+
+
+def _reading(spec: np.ndarray, active: np.ndarray, floor_db: float = FLOOR_DB,
+             min_prominence_db: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """One reading of the spectra: floored `floor_db` under each frame's peak, zero mean per frame; frames kept
+    active only when their peak stands `min_prominence_db` over their median (at the default floor)."""
     peak = spec.max(axis=1, keepdims=True) if len(spec) else np.zeros((0, 1))
     if min_prominence_db > 0 and len(spec):
         prominence = peak[:, 0] - np.median(np.maximum(spec, peak - FLOOR_DB), axis=1)
         active = active & (prominence >= min_prominence_db)
-    spec = np.maximum(spec, peak - floor_db)
-    return spec - spec.mean(axis=1, keepdims=True), active
+    floored = np.maximum(spec, peak - floor_db)
+    return floored - floored.mean(axis=1, keepdims=True), active
 
 
 def _best_shifts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,11 +102,7 @@ def _best_shifts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, corr
 
 
-def pitch_glide(wav: np.ndarray, sample_rate: int, tonal: bool = False) -> Glide:
-    """How far and how steadily a mono clip [T] slides in pitch; `tonal`: the reading for decoded audio (see the
-    module docstring)."""
-    spec, active = (_log_frequency_db(wav, sample_rate, TONAL_FLOOR_DB, TONAL_PROMINENCE_DB) if tonal
-                    else _log_frequency_db(wav, sample_rate))
+def _glide(spec: np.ndarray, active: np.ndarray) -> Glide:
     pairs = np.nonzero(active[:-1] & active[1:])[0]
     if pairs.size == 0:
         return Glide(0.0, 0, 0, False)
@@ -112,3 +113,17 @@ def pitch_glide(wav: np.ndarray, sample_rate: int, tonal: bool = False) -> Glide
     moving = int((counted & (np.abs(semis) >= MOVING_SEMITONES)).sum())
     return Glide(round(total, 2), moving, int(pairs.size),
                  bool(abs(total) >= SWEEP_SEMITONES and moving >= MIN_MOVING_FRAMES))
+
+
+def pitch_glide(wav: np.ndarray, sample_rate: int, tonal: bool = False) -> Glide:
+    """How far and how steadily a mono clip [T] slides in pitch; `tonal`: the reading for decoded audio (see the
+    module docstring)."""
+    spec, active = _log_frequency_db(wav, sample_rate)
+    return _glide(*(_reading(spec, active, TONAL_FLOOR_DB, TONAL_PROMINENCE_DB) if tonal else _reading(spec, active)))
+
+
+def pitch_glides(wav: np.ndarray, sample_rate: int) -> tuple[Glide, Glide]:
+    """Both readings (default, tonal) of one clip from one spectrogram."""
+    spec, active = _log_frequency_db(wav, sample_rate)
+    return (_glide(*_reading(spec, active)),
+            _glide(*_reading(spec, active, TONAL_FLOOR_DB, TONAL_PROMINENCE_DB)))

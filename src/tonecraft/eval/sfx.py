@@ -31,7 +31,7 @@ from ..audio import load_audio
 from ..errors import ConfigError
 from . import classifier as clf
 from .envelope import compare, summarize_by_category
-from .glide import pitch_glide
+from .glide import pitch_glides
 from .token_stability import shift_agreement
 from .labels import Clip
 from .sfx_prompts import load_sfx_prompts, prompt_summary
@@ -322,9 +322,9 @@ def _features(wav: np.ndarray, sample_rate: int, seconds: float):
 
 def _sweeps(audio: list[np.ndarray], sample_rate: int) -> dict:
     """Both readings of `glide.pitch_glide`: the default one, and the tonal one made for decoded audio."""
-    mono = [w.reshape(-1) if w.ndim == 1 else w.mean(0) for w in audio]
-    glides = [pitch_glide(w, sample_rate) for w in mono]
-    tonal = sum(pitch_glide(w, sample_rate, tonal=True).sweep for w in mono)
+    readings = [pitch_glides(w.reshape(-1) if w.ndim == 1 else w.mean(0), sample_rate) for w in audio]
+    glides = [default for default, _ in readings]
+    tonal = sum(t.sweep for _, t in readings)
     return {"sweeps": sum(g.sweep for g in glides), "n": len(glides),
             "share": sum(g.sweep for g in glides) / max(len(glides), 1), "sweeps_tonal": tonal,
             "median_abs_semitones": float(np.median([abs(g.semitones) for g in glides])) if glides else 0.0}

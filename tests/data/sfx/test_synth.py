@@ -10,12 +10,9 @@ from tonecraft.data.sfx.procedural import KINDS, make_clip
 SR = 16000
 
 
-ALL_PRESETS = {**synth.SFXR_PRESETS, **synth.EXTRA_SFXR_PRESETS}
-
-
-@pytest.mark.parametrize("preset", sorted(ALL_PRESETS))
+@pytest.mark.parametrize("preset", sorted(synth.ALL_SFXR_PRESETS))
 def test_each_preset_renders_its_envelope_length(preset):
-    fn = ALL_PRESETS[preset][0]
+    fn = synth.ALL_SFXR_PRESETS[preset][0]
     for seed in range(4):
         p, extra = fn(random.Random(seed))
         x = synth.render(p, seed)

@@ -14,15 +14,16 @@ ONE_SHOT_MIN_S = 1.0  # one-shots are padded with silence to this length
 TEXTURE_SECONDS = (4.0, 10.0)
 MIN_SFXR_S = 0.12
 
-# kind -> (family, category); weights: every kind equally likely
-KINDS: dict[str, tuple[str, str]] = {
+# kind -> (family, category); a clip seed draws from KIND_ORDER, every kind equally likely; the extra sfxr presets
+# only when a corpus asks for them (`--synth-kinds`)
+_DRAWN_KINDS: dict[str, tuple[str, str]] = {
     **{k: ("sfxr", cat) for k, (_, cat) in synth.SFXR_PRESETS.items()},
     "alarm": ("alarm", "alarm"),
     **{k: ("texture", cat) for k, (_, cat) in textures.TEXTURES.items()},
     **{k: ("physical", cat) for k, (_, cat) in physical.PHYSICAL.items()},
 }
-KIND_ORDER = tuple(sorted(KINDS))  # what a clip seed draws from when no kinds are asked for
-KINDS.update({k: ("sfxr", cat) for k, (_, cat) in synth.EXTRA_SFXR_PRESETS.items()})  # only when asked for
+KIND_ORDER = tuple(sorted(_DRAWN_KINDS))
+KINDS = {**_DRAWN_KINDS, **{k: ("sfxr", cat) for k, (_, cat) in synth.EXTRA_SFXR_PRESETS.items()}}
 
 
 def choose_kind(clip_seed: int) -> str:
@@ -36,7 +37,7 @@ def make_clip(clip_seed: int, kind: str | None = None) -> dict:
     r = random.Random(f"{clip_seed}/{kind}")
     sr = SAMPLE_RATE
     if family == "sfxr":
-        fn = {**synth.SFXR_PRESETS, **synth.EXTRA_SFXR_PRESETS}[kind][0]
+        fn = synth.ALL_SFXR_PRESETS[kind][0]
         for _ in range(50):  # redraw sounds too short to hear (deterministic: same stream)
             p, extra = fn(r)
             if sum(synth.env_seconds(p)) >= MIN_SFXR_S:

@@ -339,6 +339,7 @@ SFXR_PRESETS = {"pickup": (pickup, "game"), "laser": (laser, "weapon"), "explosi
 # kinds a corpus draws only when asked (`--synth-kinds zap`): adding them to SFXR_PRESETS would change which kind
 # every clip seed of an existing corpus draws
 EXTRA_SFXR_PRESETS = {"zap": (zap, "weapon")}
+ALL_SFXR_PRESETS = {**SFXR_PRESETS, **EXTRA_SFXR_PRESETS}
 
 
 def alarm(r: random.Random, seed: int) -> tuple[np.ndarray, str, dict]:
