@@ -119,3 +119,17 @@ def test_the_token_dataset_takes_a_variant_style(tmp_path):
     assert len({ds[i][1].description for i in range(40)}) > 5
     with pytest.raises(ConfigError, match="caption_variant_style"):
         TokenDataset(cache, 0.2, caption_variant_style="poetry")
+
+
+def test_blaster_captions_get_everyday_names_and_other_captions_keep_their_draws(monkeypatch):
+    """The "laser blast" rule (the blaster kind) comes first, so the zap captions of the shipped model's corpora
+    get the same variants with or without it."""
+    from tonecraft.data import caption_variants as cv
+
+    rng = random.Random(1)
+    out = [cv.sfx_caption_variant({"description": "a deep falling laser blast"}, rng) for _ in range(200)]
+    assert {"a laser shot", "a blaster shot", "a ray gun shot"} <= set(out)
+    assert any(v.endswith("deep falling laser gun shot") for v in out)
+    with_rule = [cv.sfx_caption_variant(LASER, random.Random(s)) for s in range(100)]
+    monkeypatch.setattr(cv, "SFX_SYNONYMS", tuple(r for r in cv.SFX_SYNONYMS if r[0] != "laser blast"))
+    assert with_rule == [cv.sfx_caption_variant(LASER, random.Random(s)) for s in range(100)]

@@ -147,6 +147,8 @@ def _a(phrase: str) -> str:
 # The SFX corpus captions come from a rule table and the synthesiser's parameters ("a short falling laser zap");
 # users say "a laser shot". Each rule: a phrase of the corpus captions and everyday ways to say the same thing.
 SFX_SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # first: a later rule must not see what "laser zap" was rewritten to (the draws of every other caption stay)
+    ("laser blast", ("laser blast", "laser shot", "blaster shot", "laser gun shot", "ray gun shot", "laser")),
     ("laser zap", ("laser zap", "laser shot", "laser blast", "zap", "blaster shot", "laser")),
     ("sci-fi energy weapon shot", ("sci-fi energy weapon shot", "blaster shot", "laser gun shot")),
     ("gunshot", ("gunshot", "gun shot", "gun firing", "shot from a gun")),

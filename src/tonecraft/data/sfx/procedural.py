@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from . import physical, synth, textures
+from . import blaster, physical, synth, textures
 from .dsp import SAMPLE_RATE, fade, lowpass, normalize, reverb
 
 ONE_SHOT_MIN_S = 1.0  # one-shots are padded with silence to this length
@@ -23,7 +23,8 @@ _DRAWN_KINDS: dict[str, tuple[str, str]] = {
     **{k: ("physical", cat) for k, (_, cat) in physical.PHYSICAL.items()},
 }
 KIND_ORDER = tuple(sorted(_DRAWN_KINDS))
-KINDS = {**_DRAWN_KINDS, **{k: ("sfxr", cat) for k, (_, cat) in synth.EXTRA_SFXR_PRESETS.items()}}
+KINDS = {**_DRAWN_KINDS, **{k: ("sfxr", cat) for k, (_, cat) in synth.EXTRA_SFXR_PRESETS.items()},
+         "blaster": ("blaster", "weapon")}
 
 
 def choose_kind(clip_seed: int) -> str:
@@ -49,6 +50,8 @@ def make_clip(clip_seed: int, kind: str | None = None) -> dict:
         params = {"preset": kind, "sfxr": p.rounded(), **extra}
     elif family == "alarm":
         x, caption, params = synth.alarm(r, clip_seed)
+    elif family == "blaster":
+        x, caption, params = blaster.blaster(r)
     elif family == "texture":
         seconds = round(r.uniform(*TEXTURE_SECONDS), 2)
         x, caption, params = textures.TEXTURES[kind][0](r, seconds)
@@ -57,7 +60,7 @@ def make_clip(clip_seed: int, kind: str | None = None) -> dict:
         seconds = round(r.uniform(2.5, 6.0), 2)
         x, caption, params = physical.PHYSICAL[kind][0](r, seconds)
     x = np.nan_to_num(np.asarray(x, np.float32))
-    x = fade(x, sr, 0.002 if family in ("sfxr", "physical") else 0.05, 0.01 if family != "texture" else 0.1)
+    x = fade(x, sr, 0.002 if family in ("sfxr", "physical", "blaster") else 0.05, 0.01 if family != "texture" else 0.1)
     if len(x) < ONE_SHOT_MIN_S * sr:
         x = np.pad(x, (0, int(ONE_SHOT_MIN_S * sr) - len(x)))
     return {"audio": normalize(x), "caption": caption, "category": category, "kind": kind, "params": params}
