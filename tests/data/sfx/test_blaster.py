@@ -22,7 +22,7 @@ def test_one_shot_starts_with_a_crack_then_falls():
     hi = spec[int(3000 / 100):].sum() / spec.sum()
     spec_late = np.abs(np.fft.rfft(x[3200:3360] * np.hanning(160)))  # 0.2-0.21 s: the tone near its end
     hi_late = spec_late[int(3000 / 100):].sum() / spec_late.sum()
-    assert hi > 2 * hi_late
+    assert hi > 1.5 * hi_late
     assert pitch_glide(x, SR).sweep
 
 
@@ -36,7 +36,7 @@ def test_captions_count_shots_and_echo():
         assert 600.0 <= p["start_hz"] <= 1400.0 and p["end_hz"] <= 300.0
         if p["shots"] > 1:  # one crack per shot: the loudest 10 ms frames sit one shot + gap apart
             frames = np.abs(x[: len(x) // 160 * 160]).reshape(-1, 160).max(1)
-            starts = np.flatnonzero((frames[1:] > 0.5 * frames.max()) & (frames[:-1] < 0.05 * frames.max()))
+            starts = np.flatnonzero((frames[1:] > 0.3 * frames.max()) & (frames[1:] > 3 * frames[:-1]))
             assert len(starts) + 1 >= p["shots"]
         seen.add((p["shots"], p["echo_s"] is not None))
     assert len(seen) >= 4

@@ -36,7 +36,8 @@ def _oscillator(timbre: str, phase: np.ndarray, index: np.ndarray, ratio: float)
 def shot(g: np.random.Generator, timbre: str, f_start: float, f_end: float, seconds: float,
          crack: float, grit: float, ratio: float) -> np.ndarray:
     """One shot: a 5-25 ms band-passed noise crack, then a tone falling exponentially from `f_start` to about
-    `f_end` under a fast-decaying envelope, with `grit` of noise riding on it."""
+    `f_end` under a decaying envelope, with `grit` of broadband noise riding on it (the recorded sci-fi weapons of
+    the corpus, e.g. warzone2100's lasers, are bright noise with falling partials over 0.3-1 s)."""
     n = int(seconds * SR)
     t = np.arange(n) / SR
     f = f_end + (f_start - f_end) * np.exp(-t / (seconds / 2.5))
@@ -45,10 +46,10 @@ def shot(g: np.random.Generator, timbre: str, f_start: float, f_end: float, seco
     env = np.exp(-t / (seconds / 3.5)) * np.minimum(1.0, t / 0.001)
     tone = _oscillator(timbre, phase, index, ratio) * env
     noise = g.standard_normal(n)
-    body = grit * bandpass(noise, 300.0, 5000.0, SR) * env
+    body = grit * bandpass(noise, 300.0, 7500.0, SR) * env
     crack_s = g.uniform(0.005, 0.025)
     crack_env = np.exp(-t / crack_s) * np.minimum(1.0, t / 0.0005)
-    attack = crack * bandpass(noise[::-1].copy(), 800.0, 7000.0, SR) * crack_env
+    attack = crack * bandpass(noise[::-1].copy(), 800.0, 7500.0, SR) * crack_env
     return (tone + body + attack).astype(np.float32)
 
 
@@ -57,8 +58,8 @@ def blaster(r: random.Random) -> tuple[np.ndarray, str, dict]:
     timbre = r.choice(TIMBRES)
     f_start = r.uniform(600.0, 1400.0)
     f_end = r.uniform(120.0, 300.0)
-    seconds = r.uniform(0.15, 0.45)
-    crack, grit = r.uniform(0.6, 1.5), r.uniform(0.05, 0.3)
+    seconds = r.uniform(0.2, 0.8)
+    crack, grit = r.uniform(0.6, 1.5), r.uniform(0.2, 0.7)
     ratio = r.uniform(1.4, 3.6)
     shots = r.choices((1, 2, 3), weights=(0.6, 0.25, 0.15))[0]
     gap = r.uniform(0.12, 0.3)
@@ -77,7 +78,7 @@ def blaster(r: random.Random) -> tuple[np.ndarray, str, dict]:
         x = x + 0.45 * np.roll(wet, d) + 0.2 * np.roll(wet, 2 * d)
     pitch = "deep" if f_start < 800 else "high-pitched" if f_start > 1200 else ""
     name = "laser blasts" if shots > 1 else "laser blast"
-    lead = COUNT[shots] or ("a short" if seconds < 0.25 else "a")
+    lead = COUNT[shots] or ("a short" if seconds < 0.35 else "a long" if seconds > 0.65 else "a")
     caption = " ".join(w for w in (lead, pitch, "falling", name) if w)
     if caption.startswith("a ") and caption[2] in "aeiou":
         caption = "an " + caption[2:]
