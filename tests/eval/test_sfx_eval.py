@@ -140,3 +140,22 @@ def test_the_glide_part_counts_sweeps_raw_through_the_codec_and_generated(tmp_pa
     md = format_sfx_markdown(res)
     assert "Pitch sweeps" in md and "| laser | 2/2 (tonal 2) |" in md and "Free laser prompts" in md
     assert "Controls, prompts without a glide" in md
+
+
+def test_codec_flag_loads_an_export_whose_codec_reference_does_not_resolve(setup, tmp_path):
+    """An LM export records its training codec's path as given to the trainer (often relative to a checkout):
+    `--codec` must reach the loader for export folders too, not only for checkpoints."""
+    import shutil
+
+    from tonecraft.errors import ModelNotFoundError
+    from tonecraft.eval.sfx import load_sfx_model
+
+    _, model, _ = setup
+    lm_only = tmp_path / "export"
+    shutil.copytree(model, lm_only, ignore=shutil.ignore_patterns("codec"))
+    config = json.loads((lm_only / "config.json").read_text())
+    (lm_only / "config.json").write_text(json.dumps({**config, "codec": "src/not/here/codec"}))
+    with pytest.raises(ModelNotFoundError):
+        load_sfx_model(str(lm_only))
+    loaded = load_sfx_model(str(lm_only), str(Path(model) / "codec"))
+    assert loaded.sample_rate == 16_000

@@ -86,14 +86,15 @@ def _log(msg: str) -> None:
 
 def load_sfx_model(spec: str, codec_spec: str | None = None):
     """AudioGen / MusicGen from an export folder or name (`models.load_model`), or an LM training checkpoint
-    (`.pt`, with `codec_spec`: the codec its tokens came from)."""
+    (`.pt`); `codec_spec`: the codec its tokens came from, when the folder's own reference does not resolve here
+    (an export records its training codec's path as given to the trainer)."""
     from .runner import load_lm_checkpoint
 
     if Path(spec).is_file() and Path(spec).suffix == ".pt":
         return load_lm_checkpoint(spec, codec_spec)
     from ..models import load_model
 
-    return load_model(spec)
+    return load_model(spec, **({"codec": codec_spec} if codec_spec else {}))
 
 
 def _real_features(clips: list[Clip], codec, seconds: float) -> tuple[np.ndarray, list[dict]]:
