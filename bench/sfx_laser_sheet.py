@@ -36,12 +36,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def generate_rows(a: argparse.Namespace) -> list[tuple[str, list]]:
-    from tonecraft.models.audiogen import AudioGen
+    from tonecraft.models import load_model
 
     torch.set_num_threads(1)
     rows = []
     for name in a.model:
-        model = AudioGen.from_pretrained(name)
+        model = load_model(name)  # packaged AudioGen or a raw LM export folder
         overrides = {k: v for k, v in (("temperature", a.temperature), ("top_k", a.top_k)) if v is not None}
         model.set_generation_params(duration=1.0, **overrides)
         for prompt in a.prompts:
