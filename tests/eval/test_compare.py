@@ -68,3 +68,39 @@ def test_bench_script_prints_and_writes(tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text())["pairs"] == 2
     (tmp_path / "bad.json").write_text("{not json")
     assert mod.main(["--a", str(tmp_path / "bad.json"), "--b", str(fb)]) == 2
+
+
+def sfx_run(seed, heard, captions=("c0", "c1", "c2", "c0")):
+    """A minimal `bench/eval_sfx.py` JSON: clip i generated from captions[i], asked 'impact', heard heard[i]."""
+    return {"config": {"seed": seed}, "generated_clips": [
+        {"caption_of": c, "category": "impact", "predicted": h} for c, h in zip(captions, heard)]}
+
+
+def test_sfx_runs_pair_by_caption_and_seed_copy():
+    from tonecraft.eval.compare import compare_sfx, is_sfx_run
+
+    a = sfx_run(0, ["impact", "impact", "weapon", "weapon"])
+    b = sfx_run(0, ["weapon", "impact", "impact", "impact"])
+    assert is_sfx_run(a) and not is_sfx_run(run(0, ["keyboard"], [60]))
+    res = compare_sfx([a], [b])
+    assert res["pairs"] == 4 and res["category_accuracy"] == {"a": 0.5, "b": 0.75}
+    assert res["category"]["a_only"] == 1 and res["category"]["b_only"] == 2  # c0's two clips pair in order
+    shuffled = sfx_run(0, ["impact", "impact", "weapon", "impact"], captions=("c1", "c2", "c0", "c0"))
+    assert compare_sfx([a], [shuffled])["category"] == compare_sfx([a], [b])["category"]
+    with pytest.raises(ConfigError, match="no B run with seed 0"):
+        compare_sfx([a], [sfx_run(1, ["impact"] * 4)])
+
+
+def test_bench_script_takes_sfx_runs(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("compare_evals",
+                                                  Path(__file__).parents[2] / "bench" / "compare_evals.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    fa, fb = tmp_path / "a.json", tmp_path / "b.json"
+    fa.write_text(json.dumps(sfx_run(0, ["impact", "impact", "weapon", "weapon"])))
+    fb.write_text(json.dumps(sfx_run(0, ["weapon", "impact", "impact", "impact"])))
+    assert mod.main(["--a", str(fa), "--b", str(fb)]) == 0
+    assert "category accuracy A 0.500, B 0.750" in capsys.readouterr().out

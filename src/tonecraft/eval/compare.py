@@ -104,3 +104,44 @@ def compare(a_runs: list[dict], b_runs: list[dict]) -> dict:
            "b": sum(b["predicted_family"] == b["family"] for _, b in pairs) / n}
     return {"pairs": len(pairs), "family_accuracy": {k: round(v, 4) for k, v in acc.items()},
             "family": family_comparison(pairs).as_dict(), "tempo_nearer": tempo_comparison(pairs).as_dict()}
+
+
+# -- sound effects: `bench/eval_sfx.py` runs (clips generated from held-out captions, each heard by the probe) ----
+def is_sfx_run(run: dict) -> bool:
+    return "generated_clips" in run and "paraphrases" not in run
+
+
+def pair_sfx_runs(a_runs: list[dict], b_runs: list[dict]) -> list[tuple[dict, dict]]:
+    """Clip pairs of SFX runs with the same seed, by the held-out caption they were generated from."""
+    b_by_seed = {_seed(r): r for r in b_runs}
+    pairs = []
+    for a in a_runs:
+        b = b_by_seed.get(_seed(a))
+        if b is None:
+            raise ConfigError(f"no B run with seed {_seed(a)} (B seeds: {sorted(map(str, b_by_seed))})")
+        if not a.get("generated_clips") or not b.get("generated_clips"):
+            raise ConfigError("an SFX evaluation without generated clips: run bench/eval_sfx.py --parts probe")
+        cb = dict(_keyed(b["generated_clips"]))
+        pairs += [(c, cb[key]) for key, c in _keyed(a["generated_clips"]) if key in cb]
+    return pairs
+
+
+def _keyed(clips: list[dict]):
+    """((caption_of, n-th clip of that caption), clip): several seeds of one caption pair up in order."""
+    seen: dict[str, int] = {}
+    for c in clips:
+        k = seen.get(c["caption_of"], 0)
+        seen[c["caption_of"]] = k + 1
+        yield (c["caption_of"], k), c
+
+
+def compare_sfx(a_runs: list[dict], b_runs: list[dict]) -> dict:
+    """Category accuracy of each over the paired clips and the sign test on clips right for one only."""
+    pairs = pair_sfx_runs(a_runs, b_runs)
+    n = max(len(pairs), 1)
+    a_only = sum(a["predicted"] == a["category"] and b["predicted"] != b["category"] for a, b in pairs)
+    b_only = sum(b["predicted"] == b["category"] and a["predicted"] != a["category"] for a, b in pairs)
+    return {"pairs": len(pairs),
+            "category_accuracy": {"a": round(sum(a["predicted"] == a["category"] for a, _ in pairs) / n, 4),
+                                  "b": round(sum(b["predicted"] == b["category"] for _, b in pairs) / n, 4)},
+            "category": PairedCount(len(pairs), a_only, b_only, sign_test_p(a_only, b_only)).as_dict()}
