@@ -52,7 +52,7 @@ def test_runs_pair_by_seed_and_refuse_other_prompts():
         compare([{"config": {"seed": 0}}], [b0])
 
 
-def test_bench_script_prints_and_writes(tmp_path, capsys):
+def _bench_script():
     import importlib.util
     from pathlib import Path
 
@@ -60,6 +60,11 @@ def test_bench_script_prints_and_writes(tmp_path, capsys):
                                                   Path(__file__).parents[2] / "bench" / "compare_evals.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_script_prints_and_writes(tmp_path, capsys):
+    mod = _bench_script()
     fa, fb = tmp_path / "a.json", tmp_path / "b.json"
     fa.write_text(json.dumps(run(0, ["keyboard", "plucked"], [60, 60])))
     fb.write_text(json.dumps(run(0, ["winds", "winds"], [60, 60])))
@@ -92,13 +97,7 @@ def test_sfx_runs_pair_by_caption_and_seed_copy():
 
 
 def test_bench_script_takes_sfx_runs(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("compare_evals",
-                                                  Path(__file__).parents[2] / "bench" / "compare_evals.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _bench_script()
     fa, fb = tmp_path / "a.json", tmp_path / "b.json"
     fa.write_text(json.dumps(sfx_run(0, ["impact", "impact", "weapon", "weapon"])))
     fb.write_text(json.dumps(sfx_run(0, ["weapon", "impact", "impact", "impact"])))

@@ -50,15 +50,20 @@ def _seed(run: dict) -> int | None:
     return (run.get("config") or {}).get("seed")
 
 
+def _runs_by_seed(a_runs: list[dict], b_runs: list[dict]) -> list[tuple[dict, dict]]:
+    """Each A run with the B run of its seed; a `ConfigError` when a seed has no partner."""
+    b_by_seed = {_seed(r): r for r in b_runs}
+    missing = [_seed(a) for a in a_runs if _seed(a) not in b_by_seed]
+    if missing:
+        raise ConfigError(f"no B run with seed {missing[0]} (B seeds: {sorted(map(str, b_by_seed))})")
+    return [(a, b_by_seed[_seed(a)]) for a in a_runs]
+
+
 def pair_runs(a_runs: list[dict], b_runs: list[dict]) -> list[tuple[dict, dict]]:
     """Clip pairs of runs with the same seed, asking for a family both probes learned; a `ConfigError` when a
     seed has no partner or the prompts differ."""
-    b_by_seed = {_seed(r): r for r in b_runs}
     pairs = []
-    for a in a_runs:
-        b = b_by_seed.get(_seed(a))
-        if b is None:
-            raise ConfigError(f"no B run with seed {_seed(a)} (B seeds: {sorted(map(str, b_by_seed))})")
+    for a, b in _runs_by_seed(a_runs, b_runs):
         ca, cb = _clips(a), _clips(b)
         if [(c["prompt"], c.get("seed_copy")) for c in ca] != [(c["prompt"], c.get("seed_copy")) for c in cb]:
             raise ConfigError(f"seed {_seed(a)}: the two runs generated different prompts (another paraphrase file?)")
@@ -113,12 +118,8 @@ def is_sfx_run(run: dict) -> bool:
 
 def pair_sfx_runs(a_runs: list[dict], b_runs: list[dict]) -> list[tuple[dict, dict]]:
     """Clip pairs of SFX runs with the same seed, by the held-out caption they were generated from."""
-    b_by_seed = {_seed(r): r for r in b_runs}
     pairs = []
-    for a in a_runs:
-        b = b_by_seed.get(_seed(a))
-        if b is None:
-            raise ConfigError(f"no B run with seed {_seed(a)} (B seeds: {sorted(map(str, b_by_seed))})")
+    for a, b in _runs_by_seed(a_runs, b_runs):
         if not a.get("generated_clips") or not b.get("generated_clips"):
             raise ConfigError("an SFX evaluation without generated clips: run bench/eval_sfx.py --parts probe")
         cb = dict(_keyed(b["generated_clips"]))
