@@ -45,19 +45,20 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if sfx:
-        cat = res["category"]
-        print(f"{res['pairs']} paired clips; category accuracy A {res['category_accuracy']['a']:.3f}, "
-              f"B {res['category_accuracy']['b']:.3f}")
-        print(f"heard as the asked category by A only {cat['a_only']}, by B only {cat['b_only']} (sign test p = "
-              f"{cat['p_value']:.3f})")
-    else:
-        _print_music(res)
+    (_print_sfx if sfx else _print_music)(res)
     if a.json:
         from tonecraft.eval.report import write_json
 
         write_json(a.json, res)
     return 0
+
+
+def _print_sfx(res: dict) -> None:
+    cat = res["category"]
+    print(f"{res['pairs']} paired clips; category accuracy A {res['category_accuracy']['a']:.3f}, "
+          f"B {res['category_accuracy']['b']:.3f}")
+    print(f"heard as the asked category by A only {cat['a_only']}, by B only {cat['b_only']} (sign test p = "
+          f"{cat['p_value']:.3f})")
 
 
 def _print_music(res: dict) -> None:

@@ -12,15 +12,12 @@ import random
 
 import numpy as np
 
-from .dsp import SAMPLE_RATE, bandpass, lowpass
+from .dsp import SAMPLE_RATE, bandpass, lowpass, np_rng
 
 SR = SAMPLE_RATE
 COUNT = {1: "", 2: "two quick", 3: "three quick"}
 TIMBRES = ("square", "saw", "fm")
 
-
-def _np_rng(r: random.Random) -> np.random.Generator:
-    return np.random.default_rng(r.getrandbits(63))
 
 
 def _oscillator(timbre: str, phase: np.ndarray, index: np.ndarray, ratio: float) -> np.ndarray:
@@ -54,7 +51,7 @@ def shot(g: np.random.Generator, timbre: str, f_start: float, f_end: float, seco
 
 
 def blaster(r: random.Random) -> tuple[np.ndarray, str, dict]:
-    g = _np_rng(r)
+    g = np_rng(r)
     timbre = r.choice(TIMBRES)
     f_start = r.uniform(600.0, 1400.0)
     f_end = r.uniform(120.0, 300.0)
@@ -63,12 +60,11 @@ def blaster(r: random.Random) -> tuple[np.ndarray, str, dict]:
     ratio = r.uniform(1.4, 3.6)
     shots = r.choices((1, 2, 3), weights=(0.6, 0.25, 0.15))[0]
     gap = r.uniform(0.12, 0.3)
-    one = shot(g, timbre, f_start, f_end, seconds, crack, grit, ratio)
-    hop = int((seconds + gap) * SR) if shots > 1 else 0
-    x = np.zeros(hop * (shots - 1) + len(one), np.float32)
-    for k in range(shots):
-        x[k * hop:k * hop + len(one)] += one if k == 0 else shot(g, timbre, f_start, f_end, seconds, crack, grit,
-                                                                 ratio)
+    rendered = [shot(g, timbre, f_start, f_end, seconds, crack, grit, ratio) for _ in range(shots)]
+    hop = int((seconds + gap) * SR)
+    x = np.zeros(hop * (shots - 1) + len(rendered[0]), np.float32)
+    for k, y in enumerate(rendered):
+        x[k * hop:k * hop + len(y)] += y
     echo = r.random() < 0.3
     delay = r.uniform(0.08, 0.2)
     if echo:  # two fading, duller repeats, as off a wall
@@ -79,10 +75,7 @@ def blaster(r: random.Random) -> tuple[np.ndarray, str, dict]:
     pitch = "deep" if f_start < 800 else "high-pitched" if f_start > 1200 else ""
     name = "laser blasts" if shots > 1 else "laser blast"
     lead = COUNT[shots] or ("a short" if seconds < 0.35 else "a long" if seconds > 0.65 else "a")
-    caption = " ".join(w for w in (lead, pitch, "falling", name) if w)
-    if caption.startswith("a ") and caption[2] in "aeiou":
-        caption = "an " + caption[2:]
-    caption += " with an echo" if echo else ""
+    caption = " ".join(w for w in (lead, pitch, "falling", name) if w) + (" with an echo" if echo else "")
     params = {"timbre": timbre, "start_hz": round(f_start, 1), "end_hz": round(f_end, 1),
               "shot_s": round(seconds, 3), "shots": shots, "gap_s": round(gap, 3) if shots > 1 else None,
               "crack": round(crack, 3), "grit": round(grit, 3), "fm_ratio": round(ratio, 3) if timbre == "fm" else None,

@@ -1,12 +1,19 @@
 """Signal helpers shared by the recorded and procedural sources (numpy + scipy.signal, deterministic)."""
 from __future__ import annotations
 
+import random
+
 import numpy as np
 from scipy import signal
 
 SAMPLE_RATE = 16000
 PEAK = 0.89  # the music corpus's ceiling
 SILENCE_DB = -60.0
+
+
+def np_rng(r: random.Random) -> np.random.Generator:
+    """A numpy generator drawn from a clip's `random.Random`, so a clip's noise follows its seed."""
+    return np.random.default_rng(r.getrandbits(63))
 
 
 def db(x: float) -> float:

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from .dsp import SAMPLE_RATE, bandpass, highpass, lowpass
+from .dsp import SAMPLE_RATE, bandpass, highpass, lowpass, np_rng
 
 SR = SAMPLE_RATE
 COUNT_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
@@ -21,9 +21,6 @@ MATERIALS = {"wooden door": ((1.0, 2.32, 4.25, 6.63), (90, 180), 0.07, (200, 250
              "glass window": ((1.0, 2.32, 3.95, 5.8), (700, 1400), 0.18, (2000, 7000)),
              "table": ((1.0, 2.1, 3.6, 5.3), (150, 300), 0.05, (300, 3000))}
 
-
-def _np_rng(r: random.Random) -> np.random.Generator:
-    return np.random.default_rng(r.getrandbits(63))
 
 
 def _contact(g: np.random.Generator, surface: str, amp: float) -> np.ndarray:
@@ -41,7 +38,7 @@ def _contact(g: np.random.Generator, surface: str, amp: float) -> np.ndarray:
 
 
 def footsteps(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
-    g = _np_rng(r)
+    g = np_rng(r)
     surface = r.choice(sorted(SURFACES))
     pace = r.choice(["slowly", "", "quickly"])
     interval = {"slowly": r.uniform(0.75, 0.95), "": r.uniform(0.5, 0.65), "quickly": r.uniform(0.28, 0.38)}[pace]
@@ -66,7 +63,7 @@ def footsteps(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
 
 
 def knocks(r: random.Random, seconds: float | None = None) -> tuple[np.ndarray, str, dict]:
-    g = _np_rng(r)
+    g = np_rng(r)
     material = r.choice(sorted(MATERIALS))
     ratios, (f_lo, f_hi), decay, (b_lo, b_hi) = MATERIALS[material]
     count = r.randint(1, 5)

@@ -6,17 +6,14 @@ import random
 
 import numpy as np
 
-from .dsp import SAMPLE_RATE, bandpass, highpass, lowpass, smooth_noise
+from .dsp import SAMPLE_RATE, bandpass, highpass, lowpass, np_rng, smooth_noise
 
 SR = SAMPLE_RATE
 
 
-def _np_rng(r: random.Random) -> np.random.Generator:
-    return np.random.default_rng(r.getrandbits(63))
-
 
 def wind(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
-    g = _np_rng(r)
+    g = np_rng(r)
     n = int(seconds * SR)
     strength = r.choice(["gentle", "strong"])
     gusty = r.random() < 0.6
@@ -37,7 +34,7 @@ def wind(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
 
 
 def rain(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
-    g = _np_rng(r)
+    g = np_rng(r)
     n = int(seconds * SR)
     heavy = r.random() < 0.5
     surface = r.choice(["", "", "a tin roof", "a window"])
@@ -67,7 +64,7 @@ def rain(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
 
 
 def surf(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
-    g = _np_rng(r)
+    g = np_rng(r)
     n = int(seconds * SR)
     period = r.uniform(3.0, 7.0)
     big = r.random() < 0.5
@@ -84,7 +81,7 @@ def surf(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
 
 
 def engine(r: random.Random, seconds: float) -> tuple[np.ndarray, str, dict]:
-    g = _np_rng(r)
+    g = np_rng(r)
     n = int(seconds * SR)
     rpm0 = r.uniform(700, 1200)
     revving = r.random() < 0.4
