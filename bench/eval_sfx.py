@@ -45,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=5.0, help="generated seconds = probe/envelope window")
     p.add_argument("--heldout-split", default="test")
     p.add_argument("--probe-splits", default="valid,test", help="real clips the probe learns from")
+    p.add_argument("--probe-extra", nargs="*", default=[],
+                   help="corpus folders whose every clip the probe also learns from (recordings the LM never "
+                        "trained on, e.g. `tonecraft corpus sfx --packages arcade`)")
     p.add_argument("--probe-clips", type=int, default=None, help="at most this many real probe clips")
     p.add_argument("--min-class-count", type=int, default=5)
     p.add_argument("--opus-kbps", type=float, nargs="+", default=[6.0])
@@ -122,7 +125,8 @@ def main(argv=None) -> int:
         cfg = SfxEvalConfig(
             corpus=a.corpus, model=model, codec=a.codec, parts=[s for s in a.parts.split(",") if s],
             max_clips=a.max_clips, seeds=a.seeds, duration=a.duration, heldout_split=a.heldout_split,
-            probe_splits=a.probe_splits, probe_clips=a.probe_clips, min_class_count=a.min_class_count,
+            probe_splits=a.probe_splits, probe_extra=a.probe_extra, probe_clips=a.probe_clips,
+            min_class_count=a.min_class_count,
             opus_kbps=list(a.opus_kbps), batch_size=a.batch_size, seed=a.seed, top_k=a.top_k,
             temperature=a.temperature, cfg_coef=a.cfg_coef,
             time_budget_s=a.time_budget_min * 60 if a.time_budget_min else None, save_audio_dir=a.save_audio,

@@ -2,6 +2,7 @@
 random 16 kHz codec + LM: every part runs and lands in the JSON and the markdown; bad input is one line."""
 import json
 import runpy
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,18 @@ def test_codec_and_probe_ceiling_without_a_model(setup):
                                 max_clips=2, duration=1.0, min_class_count=3, folds=3))
     assert res["codec"]["n_clips"] == 2 and "ce" not in res and "generation" not in res
     assert res["probe"]["domain"] == "real clips through the codec" and res["per_category"]["impact"]["n_real"] == 6
+
+
+def test_the_probe_also_learns_every_clip_of_an_extra_corpus(setup, tmp_path):
+    corpus, model, _ = setup
+    extra = write_sfx_corpus(tmp_path / "arcade", {"train": 4, "valid": 1, "test": 1})
+    cfg = SfxEvalConfig(corpus=str(corpus), codec=str(model / "codec"), parts=["probe"], duration=1.0,
+                        min_class_count=3, folds=3, probe_extra=[str(extra)])
+    res = run_sfx(cfg)
+    assert res["probe"]["real"]["n"] == 12 + 6 and res["probe"]["extra"] == [str(extra)]
+    assert res["probe"]["real"]["real_lasers"]["n"] == 0 and "cv_predictions" not in res["probe"]["real"]
+    with pytest.raises(ConfigError, match="no train.jsonl"):
+        run_sfx(replace(cfg, probe_extra=[str(tmp_path / "nothing")]))
 
 
 def test_bad_input_is_one_line(setup, tmp_path, capsys):

@@ -5,8 +5,8 @@ import pytest
 
 from helpers_sfx_eval import SR, sfx_clip, write_sfx_corpus
 from tonecraft.eval.labels import Clip
-from tonecraft.eval.sfx_probe import (category, clip_features, load_sfx_clips, source_group, stratified,
-                                      train_category_probe)
+from tonecraft.eval.sfx_probe import (category, clip_features, laser_recognition, load_sfx_clips, source_group,
+                                      stratified, train_category_probe)
 
 
 def _clip(name, cat, source=None) -> Clip:
@@ -57,6 +57,8 @@ def test_probe_ceiling_separates_two_kinds_and_drops_rare_classes():
     ceiling = info["ceiling"]
     assert ceiling["accuracy"] == 1.0 and ceiling["chance_uniform"] == 0.5 and ceiling["recall"]["weather"] == 1.0
     assert probe.predict(clip_features(sfx_clip("weather", 99), SR, 3.0)[0][None]) == ["weather"]
+    cv = info["cv_predictions"]  # one per input clip, in order; None for the left-out class
+    assert len(cv) == len(kinds) and cv[-1] is None and cv[:12] == kinds[:12]
     none, why = train_category_probe(X[:3], kinds[:3], ["a", "b", "c"], min_class_count=3)
     assert none is None and "fewer than 2 categories" in why["skipped"]
 
@@ -69,3 +71,15 @@ def test_score_reports_recall_and_top_confusions():
     assert s["recall"] == {"a": 0.5, "b": 1.0, "c": 0.5}
     assert s["top_confusions"] == [["a", "b", 1], ["c", "b", 1]]
     assert s["balanced_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_laser_recognition_counts_recorded_lasers_only():
+    deb = {"kind": "debian", "package": "teeworlds-data", "path": "audio/wp_laser_fire-01.wv"}
+    clips = [_clip("a", "weapon", deb), _clip("b", "weapon", deb), _clip("c", "weapon", deb),
+             _clip("d", "weapon", {"kind": "procedural"}), _clip("e", "weapon", deb)]
+    for c, text in zip(clips, ["a laser gun firing", "a plasma pistol shot", "a sci-fi energy weapon shot",
+                               "a short falling laser zap", "a sword clash"]):
+        c.description = text
+    got = laser_recognition(clips, ["weapon", "game", None, "weapon", "weapon"])
+    # the procedural zap and the sword are not recorded lasers; the left-out clip has no prediction
+    assert got == {"n": 2, "weapon": 1, "filed_as": {"weapon": 1, "game": 1}}

@@ -16,7 +16,8 @@ def add_sfx_arguments(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="corpus folder (audio/, *.jsonl manifests, cache/)")
     p.add_argument("--seed", type=int, required=True, help="same seed -> same bytes")
     p.add_argument("--packages", default=None,
-                   help=f"comma-separated Debian packages, '' for none (default: {','.join(DEFAULT_PACKAGES)})")
+                   help="comma-separated Debian packages or groups ('default', 'arcade': sci-fi and arcade "
+                        f"shooters), '' for none (default: {','.join(DEFAULT_PACKAGES)})")
     p.add_argument("--synth-hours", type=float, default=3.0, help="hours of procedural clips (default 3)")
     p.add_argument("--synth-kinds", default=None,
                    help="comma-separated procedural kinds to draw from (default: all), e.g. laser,jump,powerup "
@@ -33,10 +34,9 @@ def add_sfx_arguments(sub) -> None:
 
 def run_sfx(args: argparse.Namespace) -> int:
     from ..data.sfx.build import SfxCorpusConfig, build_sfx_corpus
-    from ..data.sfx.packages import DEFAULT_PACKAGES
+    from ..data.sfx.packages import DEFAULT_PACKAGES, expand_packages
 
-    pkgs = DEFAULT_PACKAGES if args.packages is None else tuple(
-        x.strip() for x in args.packages.split(",") if x.strip())
+    pkgs = DEFAULT_PACKAGES if args.packages is None else expand_packages(args.packages)
     kinds = None if args.synth_kinds is None else tuple(x.strip() for x in args.synth_kinds.split(",") if x.strip())
     cfg = SfxCorpusConfig(out=args.out, seed=args.seed, packages=pkgs, synth_hours=args.synth_hours, synth_kinds=kinds,
                           workers=args.workers, cache=args.cache, max_clip_s=args.max_clip_seconds,

@@ -176,7 +176,8 @@ def format_sfx_markdown(res: dict) -> str:
         out += [f"Category probe skipped: {p['real']['skipped']}", ""]
     if ceiling:
         out += [f"**Category probe** (linear, LM-independent log-mel + envelope features, {p['window_s']:g} s window; "
-                f"trained on {p['real']['n']} {p['domain']} ({p['splits']}), {p['real']['folds']}-fold CV by "
+                f"trained on {p['real']['n']} {p['domain']} ({p['splits']}"
+                + "".join(f" + all of {Path(e).name}" for e in p.get("extra", [])) + f"), {p['real']['folds']}-fold CV by "
                 f"source recording = its ceiling)", "",
                 "| clips | n | accuracy | balanced accuracy | chance (uniform) | chance (majority) |",
                 "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -184,6 +185,11 @@ def format_sfx_markdown(res: dict) -> str:
         if gen:
             out.append(_probe_row("generated from held-out captions", gen))
         out.append("")
+        lasers = p["real"].get("real_lasers")
+        if lasers and lasers.get("n"):
+            out += [f"Real recorded lasers among the probe's clips (caption names a laser, plasma, phaser, pulse gun, "
+                    f"energy weapon or blaster; CV predictions): {lasers['weapon']} of {lasers['n']} filed as weapon ("
+                    + ", ".join(f"{k} {v}" for k, v in lasers["filed_as"].items()) + ")", ""]
         if gen and gen.get("top_confusions"):
             out += ["Most frequent confusions on generated clips (caption's category -> probe): " + ", ".join(
                 f"{t} -> {q} ({n})" for t, q, n in gen["top_confusions"]), ""]

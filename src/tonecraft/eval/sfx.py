@@ -35,8 +35,8 @@ from .glide import pitch_glides
 from .token_stability import shift_agreement
 from .labels import Clip
 from .sfx_prompts import load_sfx_prompts, prompt_summary
-from .sfx_probe import SAMPLE_RATE, category, clip_features, load_sfx_clips, source_group, stratified, \
-    train_category_probe
+from .sfx_probe import SAMPLE_RATE, category, clip_features, laser_recognition, load_sfx_clips, source_group, \
+    stratified, train_category_probe
 
 PARTS = ("codec", "ce", "probe", "envelope", "speed", "glide")
 GLIDE_GENERATORS = ("laser", "zap", "jump", "powerup")
@@ -61,6 +61,8 @@ class SfxEvalConfig:
     heldout_split: str = "test"          # clips of the codec and ce parts, captions of the generated clips
     probe_splits: str = "valid,test"     # real clips the probe is trained and cross-validated on
     probe_clips: int | None = None       # at most this many of them (stratified by category); None: all
+    probe_extra: list[str] = field(default_factory=list)  # more corpora whose every clip the probe learns from:
+    #                                      recordings the LM never trained on (e.g. the arcade packages' lasers)
     min_class_count: int = 5             # categories with fewer real probe clips are left out
     folds: int = 5
     opus_kbps: list[float] = field(default_factory=lambda: [6.0])
@@ -259,17 +261,32 @@ def run_sfx(cfg: SfxEvalConfig) -> dict:
     return res
 
 
+def probe_clips(cfg: SfxEvalConfig) -> list[Clip]:
+    """The real clips the probe learns from: the corpus's held-out splits, then every clip of each extra corpus
+    (recordings kept out of the LM's training altogether)."""
+    clips = load_sfx_clips(cfg.corpus, cfg.probe_splits)
+    for extra in cfg.probe_extra:
+        if not (Path(extra) / "train.jsonl").is_file():
+            raise ConfigError(f"{extra}: no train.jsonl (give the folder of `tonecraft corpus sfx`)")
+        clips += load_sfx_clips(extra, "train,valid,test")
+    return clips
+
+
 def _probe_and_envelope(cfg: SfxEvalConfig, res: dict, held: list[Clip], prompts: list[Clip] | None, model,
                         codec) -> None:
-    real = stratified(load_sfx_clips(cfg.corpus, cfg.probe_splits), cfg.probe_clips, cfg.seed)
+    real = stratified(probe_clips(cfg), cfg.probe_clips, cfg.seed)
     domain = "real clips through the codec" if codec is not None else "raw real clips"
-    _log(f"probe: features of {len(real)} real clips ({cfg.probe_splits}, {domain}, {cfg.duration:g} s window)")
+    extra = "".join(f" + all of {Path(c).name}" for c in cfg.probe_extra)
+    _log(f"probe: features of {len(real)} real clips ({cfg.probe_splits}{extra}, {domain}, {cfg.duration:g} s window)")
     t0 = time.perf_counter()
     X, env_rows = _real_features(real, codec, cfg.duration)
     labels = [category(c) for c in real]
     probe, info = train_category_probe(X, labels, [source_group(c) for c in real], cfg.min_class_count, cfg.folds)
+    if "cv_predictions" in info:
+        info["real_lasers"] = laser_recognition(real, info.pop("cv_predictions"))
     env_real = summarize_by_category(env_rows, labels)
-    res["probe"] = {"domain": domain, "splits": cfg.probe_splits, "window_s": cfg.duration, "real": info,
+    res["probe"] = {"domain": domain, "splits": cfg.probe_splits, "extra": [str(c) for c in cfg.probe_extra],
+                    "window_s": cfg.duration, "real": info,
                     "seconds": time.perf_counter() - t0}
     res["envelope"] = {"window_s": cfg.duration, "real": env_real}
     res["per_category"] = per_category(info.get("ceiling"), None, env_real, {})

@@ -18,6 +18,13 @@ EXAMPLES = [
      'a cartoon voice shouting "excellent"', "voice"),
     ("sound-theme-freedesktop", "usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga",
      "a telephone ringing", "ui"),
+    # arcade packages: lasers named as such, WavPack (.wv) members, a "fire" that is a gun, not flames
+    ("teeworlds-data", "usr/share/games/teeworlds/data/audio/wp_laser_fire-02.wv", "a laser gun firing", "weapon"),
+    ("freedroidrpg-data", "usr/share/games/freedroidrpg/data/sound/effects/bullets/Single_Laser.ogg",
+     "a laser rifle shot", "weapon"),
+    ("powermanga-data", "usr/share/games/powermanga/sounds/sound_enemy_fire_1.wav",
+     "a spaceship's energy weapon firing", "weapon"),
+    ("starfighter-data", "usr/share/games/starfighter/sound/beamLaser.ogg", "a long sweeping laser beam", "weapon"),
 ]
 
 
@@ -36,6 +43,8 @@ def test_examples(pkg, path, text, category):
     ("warzone2100-data", "usr/share/games/warzone2100/sequenceaudio.wz!/audio/pcv643.ogg"),  # meaningless name
     ("0ad-data", "public.zip!/audio/music/peace/Ambient_1.ogg"),  # music
     ("sound-theme-freedesktop", "usr/share/sounds/freedesktop/stereo/audio-channel-front-left.oga"),  # speech
+    ("teeworlds-data", "usr/share/games/teeworlds/data/audio/sfx_pickup_gun.wv"),  # a pickup, not a gunshot
+    ("freedroidrpg-data", "usr/share/games/freedroidrpg/data/sound/effects/bot_sounds/voice_samples/12.ogg"),
 ])
 def test_paths_that_must_be_skipped(pkg, path):
     assert isinstance(caption_for(pkg, path), Skip)

@@ -113,3 +113,14 @@ def test_one_real_debian_package_end_to_end(tmp_path):
     x, sr = sf.read(tmp_path / "out" / "audio" / phone["split"] / "real" / "sound-theme-freedesktop" /
                     (phone["name"] + ".flac"))
     assert sr == 16000 and x.ndim == 1 and 0.05 < np.abs(x).max() <= 0.9
+
+
+def test_package_groups_expand_in_order_once():
+    from tonecraft.data.sfx.packages import ARCADE_PACKAGES, DEFAULT_PACKAGES, expand_packages
+
+    assert expand_packages("") == ()
+    assert expand_packages("default") == DEFAULT_PACKAGES
+    both = expand_packages("default,arcade,teeworlds-data")
+    assert both == DEFAULT_PACKAGES + tuple(ARCADE_PACKAGES)
+    assert expand_packages(" wesnoth-1.16-data , arcade") == ("wesnoth-1.16-data",) + tuple(ARCADE_PACKAGES)
+    assert not set(DEFAULT_PACKAGES) & set(ARCADE_PACKAGES)  # v3's corpus stays what the default draw builds

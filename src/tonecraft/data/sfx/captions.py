@@ -14,7 +14,7 @@ from .caption_rules import CATEGORIES, R, SPOKEN, WORDS
 
 PATH_COMPONENTS = 4
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_AUDIO_EXT = re.compile(r"\.(wav|ogg|oga|flac|mp3|opus|aiff?)$", re.IGNORECASE)
+_AUDIO_EXT = re.compile(r"\.(wav|ogg|oga|flac|mp3|opus|wv|aiff?)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

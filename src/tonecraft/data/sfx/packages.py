@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from ...errors import TonecraftError
 from ...fileio import atomic_write, atomic_write_bytes, atomic_write_json
 
-AUDIO_EXTS = (".wav", ".ogg", ".oga", ".flac", ".mp3", ".opus")
+AUDIO_EXTS = (".wav", ".ogg", ".oga", ".flac", ".mp3", ".opus", ".wv")  # .wv (WavPack): decoded by ffmpeg
 CONTAINER_EXTS = (".zip", ".pk3", ".wz")
 INDEX_VERSION = 1
 
@@ -54,6 +54,29 @@ PACKAGES = {
     "0ad-data": PackageNote(1378, "CC-BY-SA-3.0"),
 }
 DEFAULT_PACKAGES = tuple(PACKAGES)
+# arcade and sci-fi shooters, surveyed for recorded laser, plasma and pulse-gun shots (the default packages have 27
+# sci-fi weapon clips in all); not in the default draw, which tonecraft-sfx-default v3 was built from
+ARCADE_PACKAGES = {
+    "starfighter-data": PackageNote(45, "GPL-2+"),
+    "powermanga-data": PackageNote(10, "GPL-3+"),
+    "alienblaster-data": PackageNote(5, "GPL-2+"),
+    "freedroidrpg-data": PackageNote(228, "GPL-2+"),
+    "teeworlds-data": PackageNote(8, "Zlib / CC-BY-SA-3.0 (datasrc)"),
+    "chromium-bsu-data": PackageNote(1, "Expat (data/wav)"),
+}
+PACKAGES.update(ARCADE_PACKAGES)
+PACKAGE_GROUPS = {"default": DEFAULT_PACKAGES, "arcade": tuple(ARCADE_PACKAGES)}
+
+
+def expand_packages(spec: str) -> tuple[str, ...]:
+    """`--packages` value -> package names: comma-separated names or group names (default, arcade), in order,
+    each once; "" -> none."""
+    out: list[str] = []
+    for item in (x.strip() for x in spec.split(",")):
+        for name in PACKAGE_GROUPS.get(item, (item,) if item else ()):
+            if name not in out:
+                out.append(name)
+    return tuple(out)
 
 
 @dataclass
