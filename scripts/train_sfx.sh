@@ -3,13 +3,15 @@
 #   render the SFX corpus -> codec v1 -> token caches v1 -> LM v1 (MiniLM text) -> codec v2 (codec v1 trained on,
 #   crops uniform over clips from its step 3,196) -> token caches v2 -> LM fine-tuned on them with caption
 #   variants (two cosine cycles) -> a corpus of codec-friendly lasers ("zaps") and the LM taught them (three
-#   stages) -> package into src/tonecraft/assets/sfx -> measure (bench/eval_sfx.py).
+#   stages) -> a corpus of noisy laser blasts ("blasters") and the LM taught them (two stages) -> package into
+#   src/tonecraft/assets/sfx -> measure (bench/eval_sfx.py).
 # Every stage is skipped when its export exists and resumes from its checkpoint when stopped.
 #
 # Environment (all optional):
 #   DATA=~/tonecraft-data     where the corpus, token caches and runs go (outside the work tree)
-#   CODEC_STEPS / CODEC2_STEPS / LM_STEPS / LM2_STEPS / LM3_STEPS / ZAP_STEPS   training steps (defaults: the
-#                             shipped model's; ZAP_STEPS: the three zap stages, "1200 600 1500")
+#   CODEC_STEPS / CODEC2_STEPS / LM_STEPS / LM2_STEPS / LM3_STEPS / ZAP_STEPS / BLAST_STEPS   training steps
+#                             (defaults: the shipped model's; ZAP_STEPS: the three zap stages, "1200 600 1500";
+#                             BLAST_STEPS: the two blaster stages, "600 1500")
 #   CODEC_MINUTES / LM_MINUTES     optional wall-clock caps for the v1 codec and LM: the run is stopped
 #                                  (SIGTERM saves a checkpoint) and exported at that point
 #   CFG_COEF=3.0 TEMPERATURE=0.6 TOP_K=50   sampling defaults stored in the packaged model
@@ -114,8 +116,26 @@ finetune "$DATA/runs/sfx_lm_zap/export" "$DATA/runs/sfx_lm_zap_only" "${ZAP_STEP
 finetune "$DATA/runs/sfx_lm_zap_only/export" "$DATA/runs/sfx_lm_zap2" "${ZAP_STEPS[2]}" 3e-4 \
   data.caption_variant_p=0.7 data.cache="$TOKENS2/with_zaps2"
 
-# 8. package + measure
-$PY scripts/package_default.py --name tonecraft-sfx-default --lm "$DATA/runs/sfx_lm_zap2/export" \
+# 8. blasters (version 4): noisy falling laser blasts like the corpus's recorded sci-fi weapons ("blaster",
+#    docs/SFX_CORPUS.md), taught as the zaps were: the blasters alone, then the main cache + the blasters twice
+BLASTERS=${BLASTERS:-$DATA/sfx-blasters-v1}
+BTOK=$DATA/tokens/blasters_v2
+BLAST_STEPS=(${BLAST_STEPS:-600 1500})
+[[ -f "$BLASTERS/train.jsonl" ]] || \
+  $TC corpus sfx --out "$BLASTERS" --seed 4 --packages '' --synth-kinds blaster --synth-hours 1.5
+for split in train valid; do
+  [[ -f "$BTOK/$split/index.json" ]] || \
+    $TC data cache "$BLASTERS/$split.jsonl" --codec "$CODEC2_RUN/export" --tail-silence 0.5 -o "$BTOK/$split" -q
+done
+[[ -f "$TOKENS2/with_blasters2/index.json" ]] || \
+  $TC data merge "$TOKENS2/with_blasters2" "$TOKENS2/train" "$BTOK/train" "$BTOK/train"
+finetune "$DATA/runs/sfx_lm_zap2/export" "$DATA/runs/sfx_lm_blast_only" "${BLAST_STEPS[0]}" 3e-4 \
+  optim.warmup_steps=20 data.cache="$BTOK/train" data.valid_cache="$BTOK/valid"
+finetune "$DATA/runs/sfx_lm_blast_only/export" "$DATA/runs/sfx_lm_blast2" "${BLAST_STEPS[1]}" 3e-4 \
+  data.caption_variant_p=0.7 data.cache="$TOKENS2/with_blasters2"
+
+# 9. package + measure
+$PY scripts/package_default.py --name tonecraft-sfx-default --lm "$DATA/runs/sfx_lm_blast2/export" \
   --codec "$CODEC2_RUN/export" -o "$OUT" --cfg-coef "$CFG_COEF" --temperature "$TEMPERATURE" --top-k "$TOP_K" \
   --max-duration 5
 echo "sound-effects model written to $OUT; measure it with bench/eval_sfx.py and update $OUT/MODEL_CARD.md"
