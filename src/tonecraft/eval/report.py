@@ -177,8 +177,8 @@ def format_sfx_markdown(res: dict) -> str:
     if ceiling:
         out += [f"**Category probe** (linear, LM-independent log-mel + envelope features, {p['window_s']:g} s window; "
                 f"trained on {p['real']['n']} {p['domain']} ({p['splits']}"
-                + "".join(f" + all of {Path(e).name}" for e in p.get("extra", [])) + f"), {p['real']['folds']}-fold CV by "
-                f"source recording = its ceiling)", "",
+                + "".join(f" + all of {Path(e).name}" for e in p.get("extra", []))
+                + f"), {p['real']['folds']}-fold CV by source recording = its ceiling)", "",
                 "| clips | n | accuracy | balanced accuracy | chance (uniform) | chance (majority) |",
                 "| --- | ---: | ---: | ---: | ---: | ---: |",
                 _probe_row(f"real{' via codec' if 'codec' in p['domain'] else ''} (CV ceiling)", ceiling)]

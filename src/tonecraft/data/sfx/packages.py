@@ -55,7 +55,8 @@ PACKAGES = {
 }
 DEFAULT_PACKAGES = tuple(PACKAGES)
 # arcade and sci-fi shooters, surveyed for recorded laser, plasma and pulse-gun shots (the default packages have 27
-# sci-fi weapon clips in all); not in the default draw, which tonecraft-sfx-default v3 was built from
+# sci-fi weapon clips in all). Not in the default draw, which the shipped models were built from: the evaluation's
+# probe learns them as recordings no model has heard (`bench/eval_sfx.py --probe-extra`)
 ARCADE_PACKAGES = {
     "starfighter-data": PackageNote(45, "GPL-2+"),
     "powermanga-data": PackageNote(10, "GPL-3+"),
