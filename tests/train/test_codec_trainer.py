@@ -78,6 +78,21 @@ def test_adversarial_start_step_after_zero(manifest, tmp_path):
     assert [("adv" in r, "d_loss" in r) for r in logs] == [(False, False), (False, False), (True, True)]
 
 
+def test_the_discriminator_can_start_before_the_adversarial_losses(manifest, tmp_path):
+    """adversarial.discriminator_head_start: the discriminator trains alone first, and it really steps."""
+    cfg = codec_config(manifest, tmp_path / "run", adv=4.0, steps=4, log_every=1)
+    cfg.adversarial.start_step, cfg.adversarial.discriminator_head_start = 3, 2
+    trainer = CodecTrainer(cfg)
+    d_before = {k: v.clone() for k, v in trainer.disc.state_dict().items()}
+    trainer.fit(max_steps=3)
+    logs = [r for r in read_metrics(tmp_path / "run") if r["split"] == "train"]
+    assert [("adv" in r, "d_loss" in r) for r in logs] == [(False, False), (False, True), (False, True)]
+    assert any(not torch.equal(v, d_before[k]) for k, v in trainer.disc.state_dict().items())
+    trainer.fit()
+    logs = [r for r in read_metrics(tmp_path / "run") if r["split"] == "train"]
+    assert ("adv" in logs[-1], "d_loss" in logs[-1]) == (True, True)
+
+
 def test_fine_tune_from_a_saved_codec_folder(manifest, tmp_path):
     """model.init_from=<export folder> (how a committed weights-only snapshot restarts a run) trains: the loaded
     codec came frozen for inference and had no trainable parameter ('optimizer got an empty parameter list')."""

@@ -84,6 +84,10 @@ class CodecLossConfig:
 class AdversarialConfig:
     every: int = 1  # discriminator update every N steps
     start_step: int = 0  # no adversarial losses before this step
+    # the discriminator alone trains this many steps before start_step: from a fresh start its logits are tiny
+    # (hinge loss ~2.00 for a thousand steps at lr 3e-4 on 4 x 1 s crops), and the gradient balancer would still
+    # give its barely-informed gradient its full share of the generator's update
+    discriminator_head_start: int = 0
     lr: float | None = None  # default: optim.lr
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
 
@@ -221,6 +225,10 @@ class CodecTrainer(Trainer):
         a = self.cfg.adversarial
         return self.use_adv and self.step >= a.start_step
 
+    def _disc_active(self) -> bool:
+        a = self.cfg.adversarial
+        return self.use_adv and self.step >= a.start_step - a.discriminator_head_start
+
     def train_step(self, batch) -> dict[str, float]:
         x, _ = batch
         x = x.to(self.device, non_blocking=True)
@@ -232,7 +240,7 @@ class CodecTrainer(Trainer):
             out = self.codec_ddp(x)
         y = out.audio.float()
         adv = self._adv_active()
-        if adv and self.step % self.cfg.adversarial.every == 0:
+        if self._disc_active() and self.step % self.cfg.adversarial.every == 0:
             metrics["d_loss"] = self._discriminator_step(x, y.detach())
         losses: dict[str, torch.Tensor] = {"l1": F.l1_loss(y, x), "msspec": self.msspec(y, x)}
         if adv:
