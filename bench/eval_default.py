@@ -59,6 +59,8 @@ def main(argv=None) -> int:
     p.add_argument("--paraphrases", default=None,
                    help="free-language prompt file (e.g. bench/paraphrases.jsonl): generated and scored too")
     p.add_argument("--paraphrase-seeds", type=int, default=1, help="clips per paraphrase prompt")
+    p.add_argument("--decoding", choices=["float32", "int8"], default="float32",
+                   help="int8: the LM's dynamic int8 decoding path (where the CPU supports it), to measure its effect")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="results.json")
     a = p.parse_args(argv)
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
                      temperature=a.temperature, cfg_coef=a.cfg_coef, save_audio_dir=a.save_audio,
                      probe_domain=a.probe_domain, min_class_count=a.min_class_count, n_word_pairs=a.word_pairs,
                      watermark_check=a.watermark_check, paraphrases=a.paraphrases,
-                     paraphrase_seeds=a.paraphrase_seeds)
+                     paraphrase_seeds=a.paraphrase_seeds, decoding=a.decoding)
     try:
         res = run(cfg)
     except TonecraftError as exc:

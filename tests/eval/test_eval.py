@@ -167,6 +167,19 @@ def test_end_to_end_tiny_random(tmp_path):
     assert json.loads(out.read_text())["generation"]["n"] == 2
 
 
+def test_int8_decoding_is_measured_where_the_cpu_has_it(tmp_path):
+    """decoding="int8" (bench/eval_default.py --decoding int8) generates through the LM's int8 path, or says it
+    fell back to float32; an unknown decoding is a clear error."""
+    from tonecraft import cpu_features
+    from tonecraft.errors import ConfigError
+
+    res = _run_tiny(tmp_path, n_codec_clips=0, duration=1.0, decoding="int8")
+    assert res["model"]["decoding"] == ("int8" if cpu_features.supports("int8") else "eager")
+    assert res["generation"]["n"] == 2
+    with pytest.raises(ConfigError, match="use float32 or int8"):
+        _run_tiny(tmp_path / "b", n_codec_clips=0, duration=1.0, decoding="bf16")
+
+
 def test_watermark_check_scores_the_marked_clips(tmp_path):
     """The mark's effect on the probe: the same generated clips scored again after `provenance.embed`."""
     from tonecraft.eval.report import format_report

@@ -80,6 +80,17 @@ def test_demo_writes_wav_and_png(tmp_path, capsys):
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     out = capsys.readouterr().out
     assert "generated" in out and "wall" in out
+    from tonecraft import cpu_features
+
+    # int8 decoding by default where this CPU has the kernels (the fallback suite runs this with them off)
+    assert f"decoding: {'int8' if cpu_features.supports('int8') else 'eager'})" in out
+
+
+def test_demo_float32_decodes_eager(tmp_path, capsys):
+    from tonecraft.cli import main
+
+    assert main(["demo", "--out", str(tmp_path), "--duration", "0.3", "--dtype", "float32"]) == 0
+    assert "decoding: eager)" in capsys.readouterr().out
 
 
 def test_png_encoder_roundtrip_header():

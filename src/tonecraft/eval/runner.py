@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..audio import load_audio
+from ..errors import ConfigError
 from . import classifier as clf
 from . import paraphrases as para
 from .features import SAMPLE_RATE, TASK_FEATURES, probe_features_and_bpm
@@ -60,6 +61,7 @@ class EvalConfig:
     watermark_check: bool = False       # also score the generated clips after the watermark (its effect on the probe)
     paraphrases: str | None = None      # free-language prompt file (eval/paraphrases.py); needs a model
     paraphrase_seeds: int = 1           # clips generated per paraphrase prompt
+    decoding: str = "float32"           # "int8": the LM decodes through dynamic int8 linears where the CPU has them
 
 
 def _log(msg: str) -> None:
@@ -322,8 +324,13 @@ def run(cfg: EvalConfig) -> dict:
     if cfg.model:
         _log(f"loading model {cfg.model}")
         model = load_generator(cfg.model, cfg.codec)
+        if cfg.decoding == "int8":
+            model.lm.optimize_decoding(dtype="int8")  # float32 where unsupported: `decoding_path` says which
+        elif cfg.decoding != "float32":
+            raise ConfigError(f"decoding {cfg.decoding!r}: use float32 or int8")
         res["model"] = {"path": str(cfg.model), "sample_rate": model.sample_rate, "frame_rate": model.frame_rate,
-                        "lm_params": sum(p.numel() for p in model.lm.parameters())}
+                        "lm_params": sum(p.numel() for p in model.lm.parameters()),
+                        "decoding": model.lm.decoding_path}
 
     # 1. codec vs Opus
     if cfg.n_codec_clips > 0:
