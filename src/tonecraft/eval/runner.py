@@ -9,6 +9,9 @@
 5. paraphrases (optional, `paraphrases`): hand-written free-language prompts (`bench/paraphrases.jsonl`),
    scored with the same probes and beat tracker (`eval/paraphrases.py`).
 Everything is seeded; `bench/eval_default.py` is the command line.
+
+Why this file is long: it is the one place that runs the five parts in order on one loaded model, one probe and one
+set of clips (each part's measures live in their own modules: features, tempo, paraphrases, watermark_effect).
 """
 from __future__ import annotations
 
