@@ -11,10 +11,12 @@ from fnmatch import fnmatch
 from functools import lru_cache
 
 from .caption_rules import CATEGORIES, R, SPOKEN, WORDS
+from .packages import AUDIO_EXTS
 
 PATH_COMPONENTS = 4
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_AUDIO_EXT = re.compile(r"\.(wav|ogg|oga|flac|mp3|opus|wv|aiff?)$", re.IGNORECASE)
+# the extensions packages.py unpacks (one list, so a new format is captioned too), and aiff
+_AUDIO_EXT = re.compile(r"\.(" + "|".join(e[1:] for e in AUDIO_EXTS) + r"|aiff?)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
